@@ -1,0 +1,19 @@
+"""Deploy phase `prepare`: validate the request against config and ECR; plan the release."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from harbormaster.config import load_config
+from harbormaster.deploy import DeployRequest, prepare
+from harbormaster.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse(event=event, model=DeployRequest)
+    return prepare(request, load_config()).model_dump(mode="json")

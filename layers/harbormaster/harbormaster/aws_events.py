@@ -1,0 +1,22 @@
+"""Models of the AWS events the stack receives (Powertools' EventBridge envelope + our details)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EcrImageActionDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    result: str
+    repository_name: str = Field(alias="repository-name")
+    image_digest: str = Field(alias="image-digest", pattern=r"^sha256:[0-9a-f]{4,64}$")
+    action_type: str = Field(alias="action-type")
+    image_tag: str | None = Field(default=None, alias="image-tag")
+
+
+class EcrImageActionEvent(EventBridgeModel):  # type: ignore[misc]
+    """`ECR Image Action` from `aws.ecr` (push, delete; success or failure)."""
+
+    detail: EcrImageActionDetail

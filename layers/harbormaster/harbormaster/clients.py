@@ -1,0 +1,30 @@
+"""One boto3 client per service per Lambda container, with botocore's adaptive retries."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Adaptive mode: standard retries (throttling, 5xx, timeouts) plus client-side rate limiting.
+RETRY_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": int(os.environ.get("HARBORMASTER_MAX_ATTEMPTS", "8"))},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="harbormaster",
+)
+
+
+@functools.cache
+def client(service: str, region: str | None = None) -> Any:
+    """The shared client for `service`; created on first use and reused for the container's life."""
+    session = boto3.session.Session()
+    return session.client(service, region_name=region, config=RETRY_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (the local engine calls this between isolated runs)."""
+    client.cache_clear()

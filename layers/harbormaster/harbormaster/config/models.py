@@ -1,0 +1,195 @@
+"""The shape of `harbormaster.yaml`. Every model forbids unknown keys so typos are caught."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import date, timedelta
+from fnmatch import fnmatchcase
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harbormaster.config.types import BatchSize, Duration, Percent, TagGlob
+
+_ARN_TARGET_GROUP = r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[\w-]{1,32}/[0-9a-f]+$"
+_REPOSITORY = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstanceSelector(_Model):
+    """Instances chosen by their EC2 tags (all must match)."""
+
+    tag: dict[str, str] = Field(min_length=1)
+
+
+class Ec2Target(_Model):
+    """Containers on EC2 instances behind an ALB target group."""
+
+    type: Literal["ec2"]
+    target_group_arn: Annotated[str, Field(pattern=_ARN_TARGET_GROUP)] | None = None
+    target_group_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9-]{1,32}$")] | None = None
+    auto_scaling_group: str | None = None
+    instances: InstanceSelector | None = None
+
+    @model_validator(mode="after")
+    def _one_target_group(self) -> Ec2Target:
+        if (self.target_group_arn is None) == (self.target_group_name is None):
+            raise ValueError("give exactly one of target_group_arn or target_group_name")
+        return self
+
+
+class EcsTarget(_Model):
+    """An ECS service whose task definition carries the container image."""
+
+    type: Literal["ecs"]
+    cluster: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+    container: str = Field(min_length=1)
+
+
+Target = Annotated[Ec2Target | EcsTarget, Field(discriminator="type")]
+
+
+class Container(_Model):
+    name: str = Field(default="app", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+    port: int = Field(default=8080, ge=1, le=65535)
+    health_path: str = Field(default="/health", pattern=r"^/")
+    env_parameters_path: str | None = Field(default=None, pattern=r"^/(.*/)?$")
+    log_group: str | None = None
+
+
+class Rollout(_Model):
+    batch: BatchSize = 1
+    min_healthy: Percent = 50.0
+    drain_seconds: int = Field(default=30, ge=0, le=3600)
+    health_timeout_seconds: int = Field(default=300, ge=1, le=3600)
+    poll_seconds: int = Field(default=5, ge=1, le=300)
+
+
+class Approval(_Model):
+    required: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    min_approvals: int = Field(default=1, ge=1)
+    timeout: Duration = timedelta(hours=24)
+
+    @model_validator(mode="after")
+    def _approvers_cover_quorum(self) -> Approval:
+        if self.required and len(set(self.approvers)) < self.min_approvals:
+            raise ValueError(
+                f"approval needs {self.min_approvals} approver(s) but only {len(set(self.approvers))} listed"
+            )
+        return self
+
+
+class Rollback(_Model):
+    on_alarm: bool = True
+    window: Duration = timedelta(minutes=30)
+
+
+class Environment(_Model):
+    repository: str
+    tags: list[TagGlob] = Field(min_length=1)
+    target: Target
+    container: Container = Container()
+    rollout: Rollout = Rollout()
+    approval: Approval = Approval()
+    guard_alarms: list[str] = Field(default_factory=list)
+    bake: Duration = timedelta(0)
+    rollback: Rollback = Rollback()
+
+    @field_validator("repository")
+    @classmethod
+    def _ecr_name(cls, value: str) -> str:
+        if not re.match(_REPOSITORY, value) or len(value) > 256:
+            raise ValueError(f"{value!r} is not an ECR repository name (lowercase letters, digits, . _ - /)")
+        return value
+
+    def matches(self, repository: str, tag: str | None) -> bool:
+        """Does a push of `repository:tag` belong to this environment?"""
+        return repository == self.repository and tag is not None and any(
+            fnmatchcase(tag, pattern) for pattern in self.tags
+        )
+
+
+class Period(_Model):
+    """An Instance Scheduler-compatible period; the scheduler evaluates the expressions."""
+
+    begintime: str | None = None
+    endtime: str | None = None
+    weekdays: list[str | int] | str | None = None
+    monthdays: list[str | int] | str | None = None
+    months: list[str | int] | str | None = None
+
+    @field_validator("begintime", "endtime")
+    @classmethod
+    def _wall_clock(cls, value: str | None) -> str | None:
+        if value is not None and not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time of day; use H:MM or HH:MM")
+        return value
+
+
+class Schedule(_Model):
+    timezone: str = "UTC"
+    periods: list[Period] = Field(default_factory=list)
+    holidays: list[date] = Field(default_factory=list)
+    enforced: bool = False
+    override_status: Literal["running", "stopped"] | None = None
+    description: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Seoul)") from None
+        return value
+
+
+class SlackRoute(_Model):
+    """A Slack destination. The webhook URL lives in Secrets Manager, never in this file."""
+
+    webhook_secret: str = Field(min_length=1)
+
+
+class Slack(_Model):
+    routes: dict[str, SlackRoute] = Field(default_factory=dict)
+    default_route: str | None = None
+    messages_per_second: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _default_route_exists(self) -> Slack:
+        if self.default_route is not None and self.default_route not in self.routes:
+            raise ValueError(f"default_route {self.default_route!r} is not one of the routes")
+        return self
+
+    def route(self, name: str | None) -> SlackRoute | None:
+        """The named route, else the default route, else None."""
+        if name in self.routes:
+            return self.routes[name]  # type: ignore[index]
+        if self.default_route:
+            return self.routes[self.default_route]
+        return None
+
+
+class HarbormasterConfig(_Model):
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    slack: Slack = Slack()
+
+    @field_validator("environments", "schedules")
+    @classmethod
+    def _names(cls, value: dict[str, object]) -> dict[str, object]:
+        for name in value:
+            if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$", name):
+                raise ValueError(f"{name!r} is not a valid name (letters, digits, - and _; max 63)")
+        return value
+
+    def environments_for_push(self, repository: str, tag: str | None) -> list[str]:
+        """Names of the environments a push of `repository:tag` deploys to."""
+        return [name for name, env in self.environments.items() if env.matches(repository, tag)]

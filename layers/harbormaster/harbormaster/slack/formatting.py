@@ -1,0 +1,77 @@
+"""Format what arrives on the alert topic as Slack Block Kit; unknown input is shown, never dropped."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from harbormaster.notify.events import HarbormasterEvent
+from harbormaster.slack.message import (
+    MAX_SECTION_TEXT,
+    SlackMessage,
+    context,
+    cut,
+    escape,
+    fields,
+    header,
+    section,
+)
+
+_TITLES = {
+    "deploy.started": "🚀 Deploy started",
+    "deploy.succeeded": "✅ Deploy succeeded",
+    "deploy.failed": "❌ Deploy failed",
+    "deploy.skipped": "⏭️ Deploy skipped",
+}
+
+
+def render(subject: str | None, message: str) -> tuple[SlackMessage, str | None]:
+    """The Slack message for an SNS message, and the route it asks for (None: default route)."""
+    try:
+        payload: Any = json.loads(message)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and payload.get("source") == "harbormaster":
+        try:
+            event = HarbormasterEvent.model_validate(payload)
+        except ValidationError:
+            pass
+        else:
+            return harbormaster_event(event), event.route
+    return generic(subject, message, payload), None
+
+
+def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
+    title = _TITLES.get(event.type, event.type)
+    where = f" — {event.environment}" if event.environment else ""
+    facts: list[tuple[str, str]] = []
+    if event.image:
+        facts.append(("Image", f"`{escape(event.image.short)}`"))
+    if event.release_id:
+        facts.append(("Release", f"`{escape(event.release_id)}`"))
+    if event.trigger:
+        who = f" by {escape(event.actor)}" if event.actor else ""
+        facts.append(("Trigger", f"{escape(event.trigger)}{who}"))
+    if event.phase:
+        facts.append(("Phase", escape(event.phase)))
+    blocks = [header(f"{title}{where}")]
+    if facts:
+        blocks.append(fields(facts))
+    if event.reason:
+        blocks.append(section(f"*Reason*\n{escape(event.reason)}"))
+    if event.execution_arn:
+        blocks.append(context(f"Execution `{escape(event.execution_arn.rsplit(':', 1)[-1])}`"))
+    text = f"{title}{where}" + (f": {event.image.short}" if event.image else "")
+    return SlackMessage.build(text, event.severity, blocks)
+
+
+def generic(subject: str | None, message: str, payload: Any) -> SlackMessage:
+    """Anything else: the subject, and the message as pretty JSON or as text, cut cleanly."""
+    title = subject or (payload.get("detail-type") if isinstance(payload, dict) else None) or "Notification"
+    shown = json.dumps(payload, indent=2, ensure_ascii=False) if payload is not None else message
+    fence = "```"
+    body = cut(escape(shown), MAX_SECTION_TEXT - 2 * len(fence) - 2)
+    blocks = [header(str(title)), section(f"{fence}\n{body}\n{fence}")]
+    return SlackMessage.build(cut(str(title), 150), "info", blocks)

@@ -1,0 +1,64 @@
+"""A Slack message body (incoming webhook / chat.postMessage) and mrkdwn escaping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+# Slack's documented limits.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+
+COLOURS = {"critical": "#d62728", "warning": "#ff9f1c", "success": "#2ca02c", "info": "#1f77b4"}
+
+
+def escape(text: str) -> str:
+    """Escape &, < and > so nothing in the text becomes a link, a mention or @channel."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cut(text: str, limit: int) -> str:
+    """At most `limit` characters, ending with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class SlackMessage(BaseModel):
+    text: str
+    attachments: list[dict[str, Any]]
+
+    @classmethod
+    def build(cls, text: str, severity: str, blocks: list[dict[str, Any]]) -> SlackMessage:
+        """A message whose blocks sit in one attachment, for the colour bar by severity."""
+        return cls(
+            text=cut(text, MAX_SECTION_TEXT),
+            attachments=[{"color": COLOURS.get(severity, COLOURS["info"]), "blocks": blocks[:MAX_BLOCKS]}],
+        )
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": cut(text, MAX_HEADER_TEXT), "emoji": True}}
+
+
+def section(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(mrkdwn, MAX_SECTION_TEXT)}}
+
+
+def fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": cut(f"*{escape(name)}*\n{value}", MAX_FIELD_TEXT)}
+            for name, value in pairs[:MAX_FIELDS]
+        ],
+    }
+
+
+def context(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(mrkdwn, MAX_FIELD_TEXT)}]}
