@@ -1,0 +1,405 @@
+"""The local engine: the real template, provisioned in moto, run in this process, offline.
+
+    with LocalEngine() as engine:
+        report = engine.send_event(json.load(open("events/ecr-push.json")))
+        print(report.summary())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+
+from harbormaster.clients import reset_clients
+from harbormaster.config import load_config
+from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
+from harbormaster.local.eventbus import BusReport, EventBus, normalise
+from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture
+from harbormaster.local.slack_sink import SinkRequest, SlackSink
+from harbormaster.local.stack import ProvisionedStack, provision
+
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
+DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
+DEFAULT_CONFIG = PROJECT_ROOT / "harbormaster.yaml"
+REGION = "ap-northeast-2"
+ACCOUNT = "123456789012"
+
+# What `sam local` sets, plus fake credentials so nothing can reach a real account.
+_LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_SAM_LOCAL": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Harbormaster",
+    "MOTO_ALLOW_NONEXISTENT_REGION": "false",
+}
+
+
+class EngineTimeout(TimeoutError):
+    """Executions or queues did not settle in time."""
+
+
+@dataclass
+class Execution:
+    arn: str
+    name: str
+    state_machine: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+
+
+@dataclass
+class Report:
+    """What one stimulus caused, once everything it triggered has finished."""
+
+    bus: BusReport | None = None
+    invocations: list[Invocation] = field(default_factory=list)
+    executions: list[Execution] = field(default_factory=list)
+    slack: list[SinkRequest] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = []
+        if self.bus is not None:
+            event = self.bus.event
+            lines.append(f"event {event.get('source')} / {event.get('detail-type')}")
+            if not self.bus.matched:
+                lines.append("  matched no rule: nothing was triggered")
+            for delivery in self.bus.deliveries:
+                lines.append(f"  rule {delivery.rule} → {delivery.target_arn.rsplit(':', 1)[-1]}: {delivery.result}")
+        for invocation in self.invocations:
+            outcome = f"error {invocation.error['errorType']}: {invocation.error['errorMessage']}" if invocation.error \
+                else "ok"
+            lines.append(f"  λ {invocation.logical_id} ({invocation.duration_ms:.0f} ms): {outcome}")
+        for execution in self.executions:
+            extra = f" ({execution.error}: {_error_message(execution.cause)})" if execution.error else ""
+            lines.append(f"  ⎔ {execution.name}: {execution.status}{extra}")
+        for request in self.slack:
+            text = request.body.get("text") if isinstance(request.body, dict) else request.body
+            lines.append(f"  ✉ slack #{request.webhook} [{request.status} {request.answer}]: {text}")
+        return "\n".join(lines)
+
+
+class LocalEngine:
+    """The whole stack in moto, handlers in-process, Slack on 127.0.0.1, time on a virtual clock."""
+
+    def __init__(
+        self,
+        template: Path = DEFAULT_TEMPLATE,
+        config: Path = DEFAULT_CONFIG,
+        slack_messages_per_second: float = 1000.0,
+        echo_logs: bool = False,
+        start_time: datetime | None = None,
+    ) -> None:
+        self.template = Path(template)
+        self.config_path = Path(config).resolve()
+        self.slack = SlackSink(messages_per_second=slack_messages_per_second)
+        self.logs = LogCapture(echo=echo_logs)
+        self.clock = VirtualClock(start_time)
+        self._saved_env: dict[str, str] | None = None
+        self._patches: list[Any] = []
+        self.stack: ProvisionedStack
+        self.runtime: LambdaRuntime
+        self.bus: EventBus
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalEngine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from moto import mock_aws
+
+        self._saved_env = dict(os.environ)
+        os.environ.update(_LOCAL_ENV)
+        config = load_config(str(self.config_path))  # a broken config fails before anything starts
+        mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        mocker.start()
+        self._patches.append(mocker)
+        reset_clients()
+        load_config.cache_clear()
+        try:
+            self.stack = provision(self.template, REGION)
+            self.runtime = LambdaRuntime(
+                self.stack, dict(_LOCAL_ENV), {"HARBORMASTER_CONFIG": str(self.config_path)}, self.logs
+            )
+            self._route_moto_lambda_invocations()
+            self._capture_powertools_logs()
+            self.bus = EventBus(self.runtime, REGION)
+            self.slack.start()
+            self._seed_slack_webhooks(config.slack.routes)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.slack._thread.is_alive():
+            self.slack.stop()
+        for patcher in reversed(self._patches):
+            patcher.stop()
+        self._patches.clear()
+        reset_clients()
+        load_config.cache_clear()
+        if self._saved_env is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+            self._saved_env = None
+
+    # ------------------------------------------------------------------ stimuli
+    def send_event(self, event: Any) -> Report:
+        """Put an event on the default bus and follow everything it triggers to completion."""
+        full = normalise(event, ACCOUNT, REGION)
+        with self._recording() as report:
+            self._materialise(full)
+            report.bus = self.bus.put(full)
+            self.settle()
+        return report
+
+    def invoke(self, function: str, event: Any) -> Invocation:
+        """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
+        return self.runtime.invoke(function, event)
+
+    def push_image(self, repository: str, tag: str, content: str | None = None) -> tuple[str, Report]:
+        """Push an image (a manifest in moto's ECR) and deliver the `ECR Image Action` event."""
+        digest = "sha256:" + hashlib.sha256((content or f"{repository}:{tag}:{time.time_ns()}").encode()).hexdigest()
+        event = {
+            "source": "aws.ecr",
+            "detail-type": "ECR Image Action",
+            "detail": {
+                "result": "SUCCESS", "repository-name": repository, "image-digest": digest,
+                "action-type": "PUSH", "image-tag": tag,
+            },
+        }
+        return digest, self.send_event(event)
+
+    def advance(self, delta: timedelta) -> Report:
+        """Move the virtual clock, firing every EventBridge Scheduler schedule that falls due."""
+        scheduler = boto3.client("scheduler", region_name=REGION)
+        before, after = self.clock.advance(delta)
+        due: list[tuple[datetime, ScheduleSpec]] = []
+        for summary in scheduler.list_schedules()["Schedules"]:
+            detail = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
+            if detail.get("State", "ENABLED") != "ENABLED":
+                continue
+            spec = ScheduleSpec(
+                name=detail["Name"], expression=detail["ScheduleExpression"],
+                timezone=detail.get("ScheduleExpressionTimezone", "UTC"),
+                target_arn=detail["Target"]["Arn"], input=detail["Target"].get("Input"),
+                start=detail.get("StartDate") or detail.get("CreationDate") or before,
+            )
+            due.extend((moment, spec) for moment in firings(spec, before, after))
+        with self._recording() as report:
+            for moment, spec in sorted(due, key=lambda item: item[0]):
+                payload = json.loads(spec.input) if spec.input else {}
+                payload = _scheduler_context(payload, spec, moment)
+                self.runtime.invoke(spec.target_arn, payload)
+                self.settle()
+        return report
+
+    # ------------------------------------------------------------------ settling
+    def settle(self, timeout: float = 120.0) -> None:
+        """Run until no execution is running and no mapped queue has a visible message."""
+        deadline = time.monotonic() + timeout
+        while True:
+            moved = self._pump_queues()
+            running = self._running_executions()
+            if not moved and not running:
+                return
+            if time.monotonic() > deadline:
+                raise EngineTimeout(f"still running after {timeout:.0f}s: {running}")
+            if not moved:
+                time.sleep(0.01)
+
+    def executions(self) -> list[Execution]:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        found = []
+        for arn in self.stack.state_machines.values():
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+                for item in page["executions"]:
+                    found.append(self._execution(item["executionArn"]))
+        return found
+
+    def _execution(self, arn: str) -> Execution:
+        described = boto3.client("stepfunctions", region_name=REGION).describe_execution(executionArn=arn)
+        output = described.get("output")
+        return Execution(
+            arn=arn, name=described["name"], state_machine=described["stateMachineArn"],
+            status=described["status"], output=json.loads(output) if output else None,
+            error=described.get("error"), cause=described.get("cause"),
+        )
+
+    def _running_executions(self) -> list[str]:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        running = []
+        for arn in self.stack.state_machines.values():
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
+                running.extend(item["name"] for item in page["executions"])
+        return running
+
+    def _pump_queues(self) -> bool:
+        """One poll of every SQS event source mapping, as Lambda's poller does it."""
+        lambda_client = boto3.client("lambda", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        moved = False
+        for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
+            source = mapping["EventSourceArn"]
+            if not source.startswith("arn:aws:sqs:") or mapping.get("State") != "Enabled":
+                continue
+            queue_url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=min(10, mapping.get("BatchSize", 10)),
+                AttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                continue
+            moved = True
+            event = {"Records": [_sqs_record(message, source) for message in messages]}
+            invocation = self.runtime.invoke(mapping["FunctionArn"], event)
+            failed_ids = _failed_message_ids(invocation, mapping, messages)
+            for message in messages:
+                if message["MessageId"] in failed_ids:
+                    # Visible again at once: the virtual stand-in for the visibility timeout.
+                    sqs.change_message_visibility(
+                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return moved
+
+    # ------------------------------------------------------------------ wiring
+    def _route_moto_lambda_invocations(self) -> None:
+        """Step Functions (moto's interpreter) invokes Lambda through moto: run the real handler."""
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        engine = self
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: dict[str, str]) -> bytes:
+            event = json.loads(body) if body else {}
+            invocation = engine.runtime.invoke(function_name, event)
+            if invocation.error:
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(invocation.error).encode()
+            return json.dumps(invocation.response).encode()
+
+        patcher = mock.patch.object(LambdaSimpleBackend, "invoke", invoke)
+        patcher.start()
+        self._patches.append(patcher)
+
+    def _capture_powertools_logs(self) -> None:
+        """Powertools' Logger is built on first import, under a function's environment as in
+        Lambda; its output goes to the engine's log capture (stdout stays for responses)."""
+        first = next(iter(self.stack.functions.values()))
+        with self.runtime.environment(first):
+            from harbormaster.observability import logger
+        # In this process the Logger may predate the engine (tests, the CLI): give it the
+        # template's service name, as the Lambda environment would have.
+        logger.append_keys(service=first.environment.get("POWERTOOLS_SERVICE_NAME", "harbormaster"))
+        handler = logger.registered_handler
+        if hasattr(handler, "setStream"):
+            handler.setStream(self.logs)
+        # moto's ASL interpreter logs every failed state at ERROR; the report says what failed.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+
+    def _seed_slack_webhooks(self, routes: dict[str, Any]) -> None:
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        for name, route in routes.items():
+            secrets.create_secret(Name=route.webhook_secret, SecretString=self.slack.webhook_url(name))
+
+    def _materialise(self, event: dict[str, Any]) -> None:
+        """An `ECR Image Action` PUSH means the image is in ECR: make it so in moto."""
+        detail = event.get("detail", {})
+        if event.get("source") != "aws.ecr" or detail.get("action-type") != "PUSH":
+            return
+        if detail.get("result") != "SUCCESS" or not detail.get("repository-name"):
+            return
+        ecr = boto3.client("ecr", region_name=REGION)
+        repository = detail["repository-name"]
+        try:
+            ecr.create_repository(repositoryName=repository)
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            pass
+        manifest = json.dumps({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": detail.get("image-digest")},
+            "layers": [],
+        })
+        tag = {"imageTag": detail["image-tag"]} if detail.get("image-tag") else {}
+        try:
+            ecr.put_image(
+                repositoryName=repository, imageManifest=manifest, imageDigest=detail.get("image-digest"), **tag
+            )
+        except ecr.exceptions.ImageAlreadyExistsException:
+            pass
+
+    @contextmanager
+    def _recording(self) -> Iterator[Report]:
+        report = Report()
+        first_invocation = len(self.runtime.invocations)
+        first_request = len(self.slack.requests)
+        known = {execution.arn for execution in self.executions()}
+        yield report
+        report.invocations = self.runtime.invocations[first_invocation:]
+        report.executions = [e for e in self.executions() if e.arn not in known]
+        report.slack = self.slack.requests[first_request:]
+
+
+def _error_message(cause: str | None) -> str:
+    """The errorMessage of a Lambda error cause, else the cause itself."""
+    try:
+        return str(json.loads(cause or "").get("errorMessage", cause))
+    except (ValueError, AttributeError):
+        return cause or ""
+
+
+def _sqs_record(message: dict[str, Any], source_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            key: {"stringValue": value.get("StringValue"), "dataType": value["DataType"]}
+            for key, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source_arn,
+        "awsRegion": REGION,
+    }
+
+
+def _failed_message_ids(invocation: Invocation, mapping: dict[str, Any], messages: list[dict[str, Any]]) -> set[str]:
+    if invocation.failed:
+        return {message["MessageId"] for message in messages}
+    if "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []) and isinstance(invocation.response, dict):
+        return {item["itemIdentifier"] for item in invocation.response.get("batchItemFailures", [])}
+    return set()
+
+
+def _scheduler_context(payload: Any, spec: ScheduleSpec, moment: datetime) -> Any:
+    """EventBridge Scheduler's context attributes, substituted into the input as AWS does."""
+    text = json.dumps(payload)
+    text = text.replace("<aws.scheduler.scheduled-time>", moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    text = text.replace("<aws.scheduler.schedule-arn>", f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{spec.name}")
+    return json.loads(text)

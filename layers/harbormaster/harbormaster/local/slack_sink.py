@@ -1,0 +1,139 @@
+"""A local stand-in for Slack incoming webhooks on 127.0.0.1, answering the way Slack does."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from harbormaster.slack.message import MAX_BLOCKS, MAX_FIELD_TEXT, MAX_FIELDS, MAX_HEADER_TEXT, MAX_SECTION_TEXT
+
+
+@dataclass
+class SinkRequest:
+    webhook: str
+    body: Any
+    status: int
+    answer: str
+    at: float = field(default_factory=time.monotonic)
+
+
+def payload_problem(body: Any) -> str | None:
+    """Why Slack would refuse this body (None when it would accept it)."""
+    if not isinstance(body, dict):
+        return "invalid_payload"
+    blocks = list(body.get("blocks") or [])
+    for attachment in body.get("attachments") or []:
+        blocks.extend(attachment.get("blocks") or [])
+    if not body.get("text") and not blocks:
+        return "no_text"
+    if len(body.get("blocks") or []) > MAX_BLOCKS or any(
+        len(a.get("blocks") or []) > MAX_BLOCKS for a in body.get("attachments") or []
+    ):
+        return "invalid_payload"
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        limit = MAX_HEADER_TEXT if block.get("type") == "header" else MAX_SECTION_TEXT
+        fields = block.get("fields") or []
+        if len(text) > limit or len(fields) > MAX_FIELDS or any(
+            len(f.get("text", "")) > MAX_FIELD_TEXT for f in fields
+        ):
+            return "invalid_payload"
+    if len(json.dumps(body)) > 40_000:
+        return "invalid_payload"
+    return None
+
+
+class SlackSink:
+    """Records every request; 200 `ok`, 400 `invalid_payload`, 429 + Retry-After over the rate,
+    and injected 5xx (a count, or a fraction of requests) when a test asks for them."""
+
+    def __init__(self, messages_per_second: float = 1.0, seed: int = 7) -> None:
+        self.messages_per_second = messages_per_second
+        self.requests: list[SinkRequest] = []
+        self.fail_next = 0
+        self.failure_rate = 0.0
+        self.failure_status = 500
+        self._random = random.Random(seed)
+        self._last_accepted: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def webhook_url(self, name: str) -> str:
+        return f"{self.base_url}/services/{name}"
+
+    def start(self) -> SlackSink:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def delivered(self, webhook: str | None = None) -> list[SinkRequest]:
+        """Accepted messages (status 200), optionally for one webhook name."""
+        return [r for r in self.requests if r.status == 200 and (webhook is None or r.webhook == webhook)]
+
+    def answer(self, webhook: str, raw: bytes) -> tuple[int, str, dict[str, str]]:
+        with self._lock:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            status, text, headers = self._decide(webhook, body)
+            self.requests.append(SinkRequest(webhook, body, status, text))
+            return status, text, headers
+
+    def _decide(self, webhook: str, body: Any) -> tuple[int, str, dict[str, str]]:
+        if body is None:
+            return 400, "invalid_payload", {}
+        if self.fail_next > 0 or (self.failure_rate and self._random.random() < self.failure_rate):
+            self.fail_next = max(0, self.fail_next - 1)
+            return self.failure_status, "internal_error", {}
+        now = time.monotonic()
+        interval = 1.0 / self.messages_per_second
+        last = self._last_accepted.get(webhook)
+        if last is not None and now - last < interval:
+            wait = interval - (now - last)
+            return 429, "rate_limited", {"Retry-After": str(math.ceil(wait))}
+        problem = payload_problem(body)
+        if problem:
+            return 400, problem, {}
+        self._last_accepted[webhook] = now
+        return 200, "ok", {}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if not self.path.startswith("/services/"):
+                    status, text, headers = 404, "no_service", {}
+                else:
+                    status, text, headers = sink.answer(self.path[len("/services/"):], raw)
+                payload = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
+                return
+
+        return Handler
