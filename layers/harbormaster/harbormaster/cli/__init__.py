@@ -1,0 +1,1 @@
+"""The `harbormaster` command (operators' machines only; never imported by handlers)."""

@@ -1,0 +1,135 @@
+"""`harbormaster` — validate configuration and run the stack locally."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harbormaster.config import CONFIG_ENV, ConfigError, config_path, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """A file the user named cannot be used (missing, not JSON)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.run(args))
+    except BadInput as exc:
+        print(f"harbormaster: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ConfigError as exc:
+        print(f"harbormaster: invalid configuration\n{exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harbormaster", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    config = commands.add_parser("config", help="configuration file").add_subparsers(title="config commands")
+    validate = config.add_parser("validate", help="check harbormaster.yaml; print OK or every error")
+    validate.add_argument("file", nargs="?", type=Path, help="default: $HARBORMASTER_CONFIG or ./harbormaster.yaml")
+    validate.set_defaults(run=_config_validate)
+
+    local = commands.add_parser("local", help="run the real template offline (moto, in-process)")
+    local_commands = local.add_subparsers(title="local commands")
+    invoke = local_commands.add_parser("invoke", help="invoke one function like `sam local invoke`")
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. RouterFunction")
+    invoke.add_argument("-e", "--event", type=Path, required=True, help="event JSON file")
+    _engine_options(invoke)
+    invoke.set_defaults(run=_local_invoke)
+    send = local_commands.add_parser("send-event", help="put an event on the bus and follow everything it triggers")
+    send.add_argument("file", type=Path, help="EventBridge event JSON file")
+    _engine_options(send)
+    send.set_defaults(run=_local_send_event)
+    demo = local_commands.add_parser("demo", help="a narrated scenario on the embedded engine")
+    _engine_options(demo)
+    demo.set_defaults(run=_local_demo)
+    return parser
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template", type=Path, default=None, help="default: the project's template.yaml")
+    parser.add_argument("--config", type=Path, default=None, help="default: the project's harbormaster.yaml")
+    parser.add_argument("--logs", action="store_true", help="echo the functions' logs to stderr")
+
+
+def _config_validate(args: argparse.Namespace) -> int:
+    file = args.file or (config_path() if os.environ.get(CONFIG_ENV) else Path("harbormaster.yaml"))
+    load_config.cache_clear()
+    try:
+        config = load_config(str(file))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    print(f"OK: {file} ({len(config.environments)} environments, {len(config.schedules)} schedules, "
+          f"{len(config.slack.routes)} Slack routes)")
+    return EXIT_OK
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise BadInput(f"{path} is not JSON: {exc}") from None
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from harbormaster.local import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LocalEngine
+
+    return LocalEngine(
+        template=args.template or DEFAULT_TEMPLATE, config=args.config or DEFAULT_CONFIG, echo_logs=args.logs
+    )
+
+
+def _local_invoke(args: argparse.Namespace) -> int:
+    event = _read_json(args.event)
+    with _engine(args) as engine:
+        try:
+            invocation = engine.invoke(args.function, event)
+        except KeyError as exc:
+            raise BadInput(str(exc.args[0])) from None
+    print(json.dumps(invocation.error if invocation.failed else invocation.response, indent=2, ensure_ascii=False))
+    return EXIT_FAILED if invocation.failed else EXIT_OK
+
+
+def _local_send_event(args: argparse.Namespace) -> int:
+    from harbormaster.local import EventError
+
+    event = _read_json(args.file)
+    with _engine(args) as engine:
+        try:
+            report = engine.send_event(event)
+        except EventError as exc:
+            raise BadInput(f"{args.file}: {exc}") from None
+    print(report.summary())
+    return EXIT_OK
+
+
+def _local_demo(args: argparse.Namespace) -> int:
+    from harbormaster.local.demo import run_demo
+
+    with _engine(args) as engine:
+        run_demo(engine, out=sys.stdout)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
