@@ -39,6 +39,7 @@ def parse_duration(value: Any) -> timedelta:
 
 
 def _parse_percent(value: Any) -> float:
+    original = value
     if isinstance(value, bool):
         raise ValueError("a percentage must be like 50%")
     if isinstance(value, str) and value.strip().endswith("%"):
@@ -50,7 +51,7 @@ def _parse_percent(value: Any) -> float:
     elif isinstance(value, str):
         raise ValueError(f"{value!r} is not a percentage; use e.g. 50%")
     if not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise ValueError(f"{value!r} is not a percentage between 0% and 100%")
+        raise ValueError(f"{original!r} is not a percentage between 0% and 100%")
     return float(value)
 
 

@@ -242,7 +242,7 @@ class LocalEngine:
         described = boto3.client("stepfunctions", region_name=REGION).describe_execution(executionArn=arn)
         output = described.get("output")
         return Execution(
-            arn=arn, name=described["name"], state_machine=described["stateMachineArn"],
+            arn=arn, name=described.get("name") or arn.rsplit(":", 1)[-1], state_machine=described["stateMachineArn"],
             status=described["status"], output=json.loads(output) if output else None,
             error=described.get("error"), cause=described.get("cause"),
         )
@@ -252,7 +252,7 @@ class LocalEngine:
         running = []
         for arn in self.stack.state_machines.values():
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
-                running.extend(item["name"] for item in page["executions"])
+                running.extend(item["executionArn"].rsplit(":", 1)[-1] for item in page["executions"])
         return running
 
     def _pump_queues(self) -> bool:
