@@ -7,7 +7,6 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from harbormaster.aws_events import EcrImageActionEvent
 from harbormaster.config import load_config
 from harbormaster.deploy import route_push
@@ -23,8 +22,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     routed = route_push(push, load_config(), STATE_MACHINE_ARN)
     return {
         "deploys": [
-            {"environment": r.environment, "execution_name": r.execution_name,
-             "execution_arn": r.execution_arn, "duplicate": r.duplicate}
+            {
+                "environment": r.environment,
+                "execution_name": r.execution_name,
+                "execution_arn": r.execution_arn,
+                "duplicate": r.duplicate,
+            }
             for r in routed
         ]
     }

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from harbormaster.local import LocalEngine, TemplateError
 
 pytestmark = pytest.mark.e2e

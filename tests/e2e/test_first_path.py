@@ -7,7 +7,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-
 from harbormaster.local import EventError, LocalEngine
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +18,10 @@ def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine
 
     assert [d.target_arn.split(":")[-1] for d in report.bus.deliveries] == [engine.stack.physical_ids["RouterFunction"]]
     assert [i.logical_id for i in report.invocations if not i.failed] == [
-        "RouterFunction", "PrepareFunction", "NotifyFunction", "SlackForwarderFunction",
+        "RouterFunction",
+        "PrepareFunction",
+        "NotifyFunction",
+        "SlackForwarderFunction",
     ]
     [execution] = report.executions
     assert execution.status == "SUCCEEDED"
@@ -43,8 +45,9 @@ def test_a_missing_image_fails_the_deploy_and_says_why_in_slack(engine: LocalEng
     boto3.client("ecr").create_repository(repositoryName="tpt-api-dev")
     request = json.loads((Path(__file__).resolve().parents[2] / "events" / "deploy-request.json").read_text())
     sfn = boto3.client("stepfunctions")
-    sfn.start_execution(stateMachineArn=engine.stack.state_machines["DeployStateMachine"],
-                        input=json.dumps({"request": request}))
+    sfn.start_execution(
+        stateMachineArn=engine.stack.state_machines["DeployStateMachine"], input=json.dumps({"request": request})
+    )
     engine.settle()
 
     [execution] = engine.executions()
@@ -56,8 +59,9 @@ def test_a_missing_image_fails_the_deploy_and_says_why_in_slack(engine: LocalEng
 
 
 def test_an_event_matching_no_rule_triggers_nothing(engine: LocalEngine) -> None:
-    report = engine.send_event({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
-                                "detail": {"alarmName": "x"}})
+    report = engine.send_event(
+        {"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "detail": {"alarmName": "x"}}
+    )
     assert not report.bus.matched
     assert report.invocations == [] and report.executions == [] and report.slack == []
 

@@ -4,7 +4,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-
 from harbormaster.cli.main import main
 from harbormaster.config import ConfigError, load_config, parse_config, parse_duration
 
@@ -97,8 +96,11 @@ def test_every_error_is_reported_at_once() -> None:
 
 
 def test_exactly_one_target_group_reference() -> None:
-    text = VALID_ENV.replace("target_group_name: api-tg", "target_group_name: a, target_group_arn: "
-                             "'arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/a/0123abcd'")
+    text = VALID_ENV.replace(
+        "target_group_name: api-tg",
+        "target_group_name: a, target_group_arn: "
+        "'arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/a/0123abcd'",
+    )
     assert any("exactly one of target_group_arn or target_group_name" in e for e in errors(text))
 
 

@@ -16,7 +16,7 @@ class EcrImageActionDetail(BaseModel):
     image_tag: str | None = Field(default=None, alias="image-tag")
 
 
-class EcrImageActionEvent(EventBridgeModel):  # type: ignore[misc]
+class EcrImageActionEvent(EventBridgeModel):
     """`ECR Image Action` from `aws.ecr` (push, delete; success or failure)."""
 
     detail: EcrImageActionDetail

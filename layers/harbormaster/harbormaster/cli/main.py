@@ -75,8 +75,10 @@ def _config_validate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
-    print(f"OK: {file} ({len(config.environments)} environments, {len(config.schedules)} schedules, "
-          f"{len(config.slack.routes)} Slack routes)")
+    print(
+        f"OK: {file} ({len(config.environments)} environments, {len(config.schedules)} schedules, "
+        f"{len(config.slack.routes)} Slack routes)"
+    )
     return EXIT_OK
 
 

@@ -39,9 +39,7 @@ def parse_config(text: str, source: str = "harbormaster.yaml") -> HarbormasterCo
     try:
         return HarbormasterConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(
-            [_issue(source, root, error) for error in exc.errors(include_url=False)]
-        ) from None
+        raise ConfigError([_issue(source, root, error) for error in exc.errors(include_url=False)]) from None
 
 
 @functools.cache
@@ -59,7 +57,7 @@ def _issue(source: str, root: yaml.Node | None, error: Any) -> ConfigIssue:
     loc = [part for part in error["loc"] if not _is_union_tag(part)]
     message = error["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     if error["type"] == "extra_forbidden":
         message = "unknown key"
     elif error["type"] == "missing":

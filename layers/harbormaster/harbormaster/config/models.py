@@ -111,8 +111,10 @@ class Environment(_Model):
 
     def matches(self, repository: str, tag: str | None) -> bool:
         """Does a push of `repository:tag` belong to this environment?"""
-        return repository == self.repository and tag is not None and any(
-            fnmatchcase(tag, pattern) for pattern in self.tags
+        return (
+            repository == self.repository
+            and tag is not None
+            and any(fnmatchcase(tag, pattern) for pattern in self.tags)
         )
 
 
@@ -171,7 +173,7 @@ class Slack(_Model):
     def route(self, name: str | None) -> SlackRoute | None:
         """The named route, else the default route, else None."""
         if name in self.routes:
-            return self.routes[name]  # type: ignore[index]
+            return self.routes[name]
         if self.default_route:
             return self.routes[self.default_route]
         return None

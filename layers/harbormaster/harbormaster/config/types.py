@@ -94,9 +94,7 @@ def _check_tag_glob(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"a tag glob must be a string, got {type(value).__name__}")
     if not _TAG_GLOB.match(value):
-        raise ValueError(
-            f"{value!r} is not a tag glob: use tag characters (A-Z a-z 0-9 _ . -) and * ? [...]"
-        )
+        raise ValueError(f"{value!r} is not a tag glob: use tag characters (A-Z a-z 0-9 _ . -) and * ? [...]")
     depth = 0
     for char in value:
         if char == "[":

@@ -19,9 +19,7 @@ def prepare(request: DeployRequest, config: HarbormasterConfig, now: datetime | 
     image_uri = _image_uri(request)
     moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     release_id = f"{moment}-{request.image.digest.split(':', 1)[-1][:12]}"
-    return DeployPlan(
-        request=request, release_id=release_id, image_uri=image_uri, target_type=environment.target.type
-    )
+    return DeployPlan(request=request, release_id=release_id, image_uri=image_uri, target_type=environment.target.type)
 
 
 def _image_uri(request: DeployRequest) -> str:
@@ -29,9 +27,9 @@ def _image_uri(request: DeployRequest) -> str:
     ecr = client("ecr")
     image = request.image
     try:
-        found = ecr.describe_images(
-            repositoryName=image.repository, imageIds=[{"imageDigest": image.digest}]
-        )["imageDetails"]
+        found = ecr.describe_images(repositoryName=image.repository, imageIds=[{"imageDigest": image.digest}])[
+            "imageDetails"
+        ]
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if code in {"ImageNotFoundException", "RepositoryNotFoundException"}:

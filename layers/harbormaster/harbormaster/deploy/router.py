@@ -30,9 +30,7 @@ def execution_name(environment: str, digest: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", f"{environment[:60]}-{hex_digest[:16]}")
 
 
-def route_push(
-    event: EcrImageActionEvent, config: HarbormasterConfig, state_machine_arn: str
-) -> list[RoutedDeploy]:
+def route_push(event: EcrImageActionEvent, config: HarbormasterConfig, state_machine_arn: str) -> list[RoutedDeploy]:
     detail = event.detail
     if detail.action_type != "PUSH" or detail.result != "SUCCESS":
         logger.info(
@@ -51,11 +49,13 @@ def route_push(
     return [_start(environment, image, event, state_machine_arn) for environment in environments]
 
 
-def _start(
-    environment: str, image: ImageRef, event: EcrImageActionEvent, state_machine_arn: str
-) -> RoutedDeploy:
+def _start(environment: str, image: ImageRef, event: EcrImageActionEvent, state_machine_arn: str) -> RoutedDeploy:
     request = DeployRequest(
-        environment=environment, image=image, trigger="push", actor="ecr", event_id=event.id,
+        environment=environment,
+        image=image,
+        trigger="push",
+        actor="ecr",
+        event_id=event.id,
         requested_at=event.time,
     )
     name = execution_name(environment, image.digest)

@@ -55,9 +55,14 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:
     show(engine.push_image("some-other-repo", "latest")[1])
 
     say("4. An event no rule matches (a CloudWatch alarm; the rollback issue adds that rule).")
-    show(engine.send_event({
-        "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
-        "detail": {"alarmName": "api-prod-5xx", "state": {"value": "ALARM"}},
-    }))
+    show(
+        engine.send_event(
+            {
+                "source": "aws.cloudwatch",
+                "detail-type": "CloudWatch Alarm State Change",
+                "detail": {"alarmName": "api-prod-5xx", "state": {"value": "ALARM"}},
+            }
+        )
+    )
     sent = engine.slack.delivered()
     say(f"Slack received {len(sent)} message(s); every function ran from the working tree.")

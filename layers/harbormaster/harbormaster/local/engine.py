@@ -1,8 +1,8 @@
 """The local engine: the real template, provisioned in moto, run in this process, offline.
 
-    with LocalEngine() as engine:
-        report = engine.send_event(json.load(open("events/ecr-push.json")))
-        print(report.summary())
+with LocalEngine() as engine:
+    report = engine.send_event(json.load(open("events/ecr-push.json")))
+    print(report.summary())
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,8 +84,11 @@ class Report:
             for delivery in self.bus.deliveries:
                 lines.append(f"  rule {delivery.rule} → {delivery.target_arn.rsplit(':', 1)[-1]}: {delivery.result}")
         for invocation in self.invocations:
-            outcome = f"error {invocation.error['errorType']}: {invocation.error['errorMessage']}" if invocation.error \
+            outcome = (
+                f"error {invocation.error['errorType']}: {invocation.error['errorMessage']}"
+                if invocation.error
                 else "ok"
+            )
             lines.append(f"  λ {invocation.logical_id} ({invocation.duration_ms:.0f} ms): {outcome}")
         for execution in self.executions:
             extra = f" ({execution.error}: {_error_message(execution.cause)})" if execution.error else ""
@@ -185,8 +188,11 @@ class LocalEngine:
             "source": "aws.ecr",
             "detail-type": "ECR Image Action",
             "detail": {
-                "result": "SUCCESS", "repository-name": repository, "image-digest": digest,
-                "action-type": "PUSH", "image-tag": tag,
+                "result": "SUCCESS",
+                "repository-name": repository,
+                "image-digest": digest,
+                "action-type": "PUSH",
+                "image-tag": tag,
             },
         }
         return digest, self.send_event(event)
@@ -201,9 +207,11 @@ class LocalEngine:
             if detail.get("State", "ENABLED") != "ENABLED":
                 continue
             spec = ScheduleSpec(
-                name=detail["Name"], expression=detail["ScheduleExpression"],
+                name=detail["Name"],
+                expression=detail["ScheduleExpression"],
                 timezone=detail.get("ScheduleExpressionTimezone", "UTC"),
-                target_arn=detail["Target"]["Arn"], input=detail["Target"].get("Input"),
+                target_arn=detail["Target"]["Arn"],
+                input=detail["Target"].get("Input"),
                 start=detail.get("StartDate") or detail.get("CreationDate") or before,
             )
             due.extend((moment, spec) for moment in firings(spec, before, after))
@@ -242,14 +250,18 @@ class LocalEngine:
         described = boto3.client("stepfunctions", region_name=REGION).describe_execution(executionArn=arn)
         output = described.get("output")
         return Execution(
-            arn=arn, name=described.get("name") or arn.rsplit(":", 1)[-1], state_machine=described["stateMachineArn"],
-            status=described["status"], output=json.loads(output) if output else None,
-            error=described.get("error"), cause=described.get("cause"),
+            arn=arn,
+            name=described.get("name") or arn.rsplit(":", 1)[-1],
+            state_machine=described["stateMachineArn"],
+            status=described["status"],
+            output=json.loads(output) if output else None,
+            error=described.get("error"),
+            cause=described.get("cause"),
         )
 
     def _running_executions(self) -> list[str]:
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        running = []
+        running: list[str] = []
         for arn in self.stack.state_machines.values():
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
                 running.extend(item["executionArn"].rsplit(":", 1)[-1] for item in page["executions"])
@@ -257,8 +269,8 @@ class LocalEngine:
 
     def _pump_queues(self) -> bool:
         """One poll of every SQS event source mapping, as Lambda's poller does it."""
-        lambda_client = boto3.client("lambda", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
+        lambda_client: Any = boto3.client("lambda", region_name=REGION)
+        sqs: Any = boto3.client("sqs", region_name=REGION)
         moved = False
         for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
             source = mapping["EventSourceArn"]
@@ -266,8 +278,10 @@ class LocalEngine:
                 continue
             queue_url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
             messages = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=min(10, mapping.get("BatchSize", 10)),
-                AttributeNames=["All"], MessageAttributeNames=["All"],
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(10, mapping.get("BatchSize", 10)),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not messages:
                 continue
@@ -292,8 +306,9 @@ class LocalEngine:
 
         engine = self
 
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
-                   response_headers: dict[str, str]) -> bytes:
+        def invoke(
+            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: dict[str, str]
+        ) -> bytes:
             event = json.loads(body) if body else {}
             invocation = engine.runtime.invoke(function_name, event)
             if invocation.error:
@@ -334,23 +349,21 @@ class LocalEngine:
             return
         ecr = boto3.client("ecr", region_name=REGION)
         repository = detail["repository-name"]
-        try:
+        with suppress(ecr.exceptions.RepositoryAlreadyExistsException):
             ecr.create_repository(repositoryName=repository)
-        except ecr.exceptions.RepositoryAlreadyExistsException:
-            pass
-        manifest = json.dumps({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"digest": detail.get("image-digest")},
-            "layers": [],
-        })
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"digest": detail.get("image-digest")},
+                "layers": [],
+            }
+        )
         tag = {"imageTag": detail["image-tag"]} if detail.get("image-tag") else {}
-        try:
+        with suppress(ecr.exceptions.ImageAlreadyExistsException):
             ecr.put_image(
                 repositoryName=repository, imageManifest=manifest, imageDigest=detail.get("image-digest"), **tag
             )
-        except ecr.exceptions.ImageAlreadyExistsException:
-            pass
 
     @contextmanager
     def _recording(self) -> Iterator[Report]:
@@ -401,5 +414,7 @@ def _scheduler_context(payload: Any, spec: ScheduleSpec, moment: datetime) -> An
     """EventBridge Scheduler's context attributes, substituted into the input as AWS does."""
     text = json.dumps(payload)
     text = text.replace("<aws.scheduler.scheduled-time>", moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    text = text.replace("<aws.scheduler.schedule-arn>", f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{spec.name}")
+    text = text.replace(
+        "<aws.scheduler.schedule-arn>", f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{spec.name}"
+    )
     return json.loads(text)

@@ -103,9 +103,9 @@ class EventBus:
             )
             delivery.result = f"started {execution['executionArn']}"
         elif service == "sqs":
-            queue_url = boto3.client("sqs", region_name=self.region).get_queue_url(
-                QueueName=arn.rsplit(":", 1)[-1]
-            )["QueueUrl"]
+            queue_url = boto3.client("sqs", region_name=self.region).get_queue_url(QueueName=arn.rsplit(":", 1)[-1])[
+                "QueueUrl"
+            ]
             boto3.client("sqs", region_name=self.region).send_message(
                 QueueUrl=queue_url, MessageBody=json.dumps(payload)
             )

@@ -97,13 +97,15 @@ class LambdaRuntime:
             try:
                 handler = self._handler(function)
                 context = LambdaContext(
-                    function_name=function.name, invoked_function_arn=function.arn,
-                    memory_limit_in_mb=function.memory, timeout_seconds=function.timeout,
+                    function_name=function.name,
+                    invoked_function_arn=function.arn,
+                    memory_limit_in_mb=function.memory,
+                    timeout_seconds=function.timeout,
                     log_group_name=f"/aws/lambda/{function.name}",
                 )
                 # A Lambda response must be JSON: round-trip it so tests see what AWS would return.
                 record.response = json.loads(json.dumps(handler(event, context)))
-            except Exception as exc:  # noqa: BLE001 - every handler failure becomes a Lambda error
+            except Exception as exc:
                 record.error = {
                     "errorMessage": str(exc),
                     "errorType": type(exc).__name__,
@@ -139,11 +141,13 @@ class LambdaRuntime:
         os.environ.update(self.base_env)
         os.environ.update(function.environment)
         os.environ.update(self.overrides)
-        os.environ.update({
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        })
+        os.environ.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": function.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            }
+        )
         try:
             yield
         finally:

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from harbormaster.slack.message import MAX_BLOCKS, MAX_FIELD_TEXT, MAX_FIELDS, MAX_HEADER_TEXT, MAX_SECTION_TEXT
+from harbormaster.slack.message import (
+    MAX_BLOCKS,
+    MAX_FIELD_TEXT,
+    MAX_FIELDS,
+    MAX_HEADER_TEXT,
+    MAX_SECTION_TEXT,
+)
 
 
 @dataclass
@@ -40,8 +46,10 @@ def payload_problem(body: Any) -> str | None:
         text = (block.get("text") or {}).get("text", "")
         limit = MAX_HEADER_TEXT if block.get("type") == "header" else MAX_SECTION_TEXT
         fields = block.get("fields") or []
-        if len(text) > limit or len(fields) > MAX_FIELDS or any(
-            len(f.get("text", "")) > MAX_FIELD_TEXT for f in fields
+        if (
+            len(text) > limit
+            or len(fields) > MAX_FIELDS
+            or any(len(f.get("text", "")) > MAX_FIELD_TEXT for f in fields)
         ):
             return "invalid_payload"
     if len(json.dumps(body)) > 40_000:
@@ -59,7 +67,7 @@ class SlackSink:
         self.fail_next = 0
         self.failure_rate = 0.0
         self.failure_status = 500
-        self._random = random.Random(seed)
+        self._random = random.Random(seed)  # noqa: S311 - reproducible fault injection, not crypto
         self._last_accepted: dict[str, float] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -121,9 +129,9 @@ class SlackSink:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if not self.path.startswith("/services/"):
-                    status, text, headers = 404, "no_service", {}
+                    status, text, headers = 404, "no_service", dict[str, str]()
                 else:
-                    status, text, headers = sink.answer(self.path[len("/services/"):], raw)
+                    status, text, headers = sink.answer(self.path[len("/services/") :], raw)
                 payload = text.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
@@ -133,7 +141,7 @@ class SlackSink:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         return Handler

@@ -183,7 +183,7 @@ def _upload_placeholder_code(cfn_template: dict[str, Any], region: str) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README", "Harbormaster's local engine runs this code from the working tree.")
-    s3 = boto3.client("s3", region_name=region)
+    s3: Any = boto3.client("s3", region_name=region)
     s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
     for logical_id in cfn_template["Resources"]:
         s3.put_object(Bucket=CODE_BUCKET, Key=f"{logical_id}.zip", Body=buffer.getvalue())
@@ -228,14 +228,20 @@ def _take_over_queue_mappings(region: str) -> None:
 
 def _sns_subscription(props: dict[str, Any], region: str) -> str:
     attributes = {
-        key: json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key]).lower()
-        if isinstance(props[key], bool) else str(props[key])
+        key: json.dumps(props[key])
+        if isinstance(props[key], dict)
+        else str(props[key]).lower()
+        if isinstance(props[key], bool)
+        else str(props[key])
         for key in ("RawMessageDelivery", "FilterPolicy", "RedrivePolicy")
         if key in props
     }
     response = boto3.client("sns", region_name=region).subscribe(
-        TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"],
-        Attributes=attributes, ReturnSubscriptionArn=True,
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
     )
     return str(response["SubscriptionArn"])
 
@@ -263,9 +269,22 @@ def _scheduler_schedule(props: dict[str, Any], region: str) -> str:
 
 def _cloudwatch_alarm(props: dict[str, Any], region: str) -> str:
     keys = {
-        "AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions", "MetricName",
-        "Namespace", "Statistic", "Dimensions", "Period", "EvaluationPeriods", "DatapointsToAlarm",
-        "Threshold", "ComparisonOperator", "TreatMissingData", "Metrics",
+        "AlarmName",
+        "AlarmDescription",
+        "ActionsEnabled",
+        "AlarmActions",
+        "OKActions",
+        "MetricName",
+        "Namespace",
+        "Statistic",
+        "Dimensions",
+        "Period",
+        "EvaluationPeriods",
+        "DatapointsToAlarm",
+        "Threshold",
+        "ComparisonOperator",
+        "TreatMissingData",
+        "Metrics",
     }
     args = {k: v for k, v in props.items() if k in keys}
     args.setdefault("AlarmName", f"{STACK_NAME}-alarm-{abs(hash(json.dumps(args, default=str))) % 10**8}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
 
 from harbormaster.config import HarbormasterConfig
@@ -20,7 +19,7 @@ class NoSlackRoute(Exception):
 
 def forward(sqs_body: str, config: HarbormasterConfig) -> str:
     """Render and post; return the route name used. Raises on any failure (the record is retried)."""
-    notification = parse(event=sqs_body, model=SnsNotificationModel)
+    notification = SnsNotificationModel.model_validate_json(sqs_body)
     message, route_name = render(notification.Subject, str(notification.Message))
     route = config.slack.route(route_name)
     if route is None:

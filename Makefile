@@ -1,0 +1,44 @@
+# The two commands of the README. Each sets up what it needs on a fresh machine (venv, pip, npm).
+#   make demo   — the local demo on the embedded engine
+#   make test   — everything CI runs (.ci/run calls this)
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package-lock.json | cksum | cut -d' ' -f1)
+export SAM_CLI_TELEMETRY := 0
+export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
+
+.PHONY: demo test lint typecheck unit validate build bench setup
+
+$(STAMP):
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	npm ci --silent --no-audit --no-fund
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/harbormaster local demo
+
+test: lint typecheck unit validate build
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/harbormaster/harbormaster
+
+unit: $(STAMP)
+	$(BIN)/pytest -n 2 -q
+
+validate: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" sam validate --lint
+	for file in statemachines/*.asl.json; do npx --no-install asl-validator --json-path "$$file" || exit 1; done
+
+build: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" sam build
+
+bench: $(STAMP) build
+	$(BIN)/python bench/cold_start.py
