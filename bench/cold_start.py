@@ -33,7 +33,11 @@ def import_ms(statement: str, cwd: Path, module: str) -> float:
     for _ in range(RUNS):
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", statement],
-            cwd=cwd, env=ENV, capture_output=True, text=True, check=True,
+            cwd=cwd,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         for line in done.stderr.splitlines():
             parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
@@ -64,8 +68,10 @@ def main() -> None:
         ms = import_ms("import app", function, "app")
         print(f"{function.name:<22}{ms:>10.1f}{ms / baseline:>9.1f}x")
     unzipped, zipped = layer_sizes()
-    print(f"\nlayer .aws-sam/build/HarbormasterLayer: {unzipped:.1f} MiB unzipped, {zipped:.1f} MiB zipped "
-          f"(Lambda limit: 250 MiB unzipped for function + layers)")
+    print(
+        f"\nlayer .aws-sam/build/HarbormasterLayer: {unzipped:.1f} MiB unzipped, {zipped:.1f} MiB zipped "
+        f"(Lambda limit: 250 MiB unzipped for function + layers)"
+    )
 
 
 if __name__ == "__main__":

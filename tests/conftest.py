@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "events"
+# Copies of ../shared/events (AWS documentation and open-source samples; origins in their SOURCES/README).
+SAMPLES = ROOT / "tests" / "fixtures" / "shared-events"
 EVENTS = ROOT / "events"
 
 os.environ.update(

@@ -9,8 +9,10 @@ import boto3
 import pytest
 from harbormaster.local import EventError, LocalEngine
 
+from tests.conftest import SAMPLES
+
 pytestmark = pytest.mark.e2e
-SAMPLE_PUSH = Path(__file__).resolve().parents[3] / "shared" / "events" / "aws" / "ecr-image-action-push-success.json"
+SAMPLE_PUSH = SAMPLES / "aws" / "ecr-image-action-push-success.json"
 
 
 def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine) -> None:
