@@ -138,8 +138,7 @@ class LocalEngine:
         mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         mocker.start()
         self._patches.append(mocker)
-        reset_clients()
-        load_config.cache_clear()
+        _forget_warm_state()
         try:
             self.stack = provision(self.template, REGION)
             self.runtime = LambdaRuntime(
@@ -160,8 +159,7 @@ class LocalEngine:
         for patcher in reversed(self._patches):
             patcher.stop()
         self._patches.clear()
-        reset_clients()
-        load_config.cache_clear()
+        _forget_warm_state()
         if self._saved_env is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)
@@ -228,8 +226,10 @@ class LocalEngine:
         """Run until no execution is running and no mapped queue has a visible message."""
         deadline = time.monotonic() + timeout
         while True:
-            moved = self._pump_queues()
+            # Executions first: if none was running and then no queue held a message, nothing
+            # can still produce one (handlers run synchronously inside the pump).
             running = self._running_executions()
+            moved = self._pump_queues()
             if not moved and not running:
                 return
             if time.monotonic() > deadline:
@@ -375,6 +375,17 @@ class LocalEngine:
         report.invocations = self.runtime.invocations[first_invocation:]
         report.executions = [e for e in self.executions() if e.arn not in known]
         report.slack = self.slack.requests[first_request:]
+
+
+def _forget_warm_state() -> None:
+    """What a Lambda container keeps between invocations must not leak between engines:
+    cached clients, the parsed configuration, Powertools' parameter cache and providers."""
+    from aws_lambda_powertools.utilities.parameters import base
+
+    reset_clients()
+    load_config.cache_clear()
+    base.clear_caches()
+    base.DEFAULT_PROVIDERS.clear()
 
 
 def _error_message(cause: str | None) -> str:

@@ -92,6 +92,8 @@ def translate(template_path: Path, region: str) -> tuple[dict[str, Any], dict[st
                 props["Definition"] = json.loads(asl_path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise TemplateError(f"cannot read state machine {asl_path}: {exc}") from exc
+    # SAM's translator records usage metrics it never publishes locally, and warns about it.
+    logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
     iam = boto3.client("iam", region_name=region)
     try:
         cfn = transform(sam, {}, ManagedPolicyLoader(iam))
