@@ -384,8 +384,8 @@ def _forget_warm_state() -> None:
 
     reset_clients()
     load_config.cache_clear()
-    base.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    base.clear_caches()  # type: ignore[no-untyped-call]
+    base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
 
 
 def _error_message(cause: str | None) -> str:

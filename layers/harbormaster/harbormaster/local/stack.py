@@ -229,7 +229,7 @@ def _take_over_queue_mappings(region: str) -> None:
 
 
 def _sns_subscription(props: dict[str, Any], region: str) -> str:
-    attributes = {
+    attributes: dict[str, str] = {
         key: json.dumps(props[key])
         if isinstance(props[key], dict)
         else str(props[key]).lower()
