@@ -11,7 +11,7 @@ from botocore.config import Config
 
 # Adaptive mode: standard retries (throttling, 5xx, timeouts) plus client-side rate limiting.
 RETRY_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": int(os.environ.get("HARBORMASTER_MAX_ATTEMPTS", "8"))},
+    retries={"mode": "adaptive", "total_max_attempts": int(os.environ.get("HARBORMASTER_MAX_ATTEMPTS", "8"))},
     connect_timeout=5,
     read_timeout=30,
     user_agent_extra="harbormaster",

@@ -26,6 +26,7 @@ from harbormaster.clients import reset_clients
 from harbormaster.config import load_config
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
+from harbormaster.local.fleet import Fleet
 from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture
 from harbormaster.local.slack_sink import SinkRequest, SlackSink
 from harbormaster.local.stack import ProvisionedStack, provision
@@ -120,6 +121,7 @@ class LocalEngine:
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
         self.bus: EventBus
+        self.fleet: Fleet
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalEngine:
@@ -147,6 +149,8 @@ class LocalEngine:
             self._route_moto_lambda_invocations()
             self._capture_powertools_logs()
             self.bus = EventBus(self.runtime, REGION)
+            self.fleet = Fleet(REGION).install()
+            self._patches.append(self.fleet)
             self.slack.start()
             self._seed_slack_webhooks(config.slack.routes)
         except BaseException:
@@ -157,7 +161,10 @@ class LocalEngine:
         if self.slack._thread.is_alive():
             self.slack.stop()
         for patcher in reversed(self._patches):
-            patcher.stop()
+            if isinstance(patcher, Fleet):
+                patcher.uninstall()
+            else:
+                patcher.stop()
         self._patches.clear()
         _forget_warm_state()
         if self._saved_env is not None:

@@ -1,0 +1,356 @@
+"""A simulated fleet: EC2 instances that "run" a container image, behind ALB target groups.
+
+moto keeps the resources (instances, tags, target groups, SSM commands); the fleet decides what
+moto cannot know: which image each instance runs (changed by the SSM commands sent to it),
+whether its container answers the health check, and how long ALB states last. Faults are a
+first-class API: a bad image, a failing command, a target that never turns healthy, throttling
+on a named API call, an instance terminated mid-way.
+
+The deploy document's contract with the fleet: the command's `ImageUri` parameter is the image
+to run. A command succeeds when the instance is running and the image is not bad; it fails with
+exit code 1 and the container's last log lines otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+import boto3
+import botocore.session
+from botocore import xform_name
+
+REGION = "ap-northeast-2"
+_BACKENDS = {
+    "elbv2": ("moto.elbv2.models", "ELBv2Backend"),
+    "ssm": ("moto.ssm.models", "SimpleSystemManagerBackend"),
+    "ec2": ("moto.ec2.models", "EC2Backend"),
+    "ecs": ("moto.ecs.models", "EC2ContainerServiceBackend"),
+    "autoscaling": ("moto.autoscaling.models", "AutoScalingBackend"),
+    "rds": ("moto.rds.models", "RDSBackend"),
+    "cloudwatch": ("moto.cloudwatch.models", "CloudWatchBackend"),
+}
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """The ALB's view of one target group just after something changed."""
+
+    at: float
+    cause: str
+    target_group: str
+    registered: frozenset[str]
+    healthy: frozenset[str]
+    images: dict[str, str]
+
+
+@dataclass
+class Faults:
+    bad_images: set[str] = field(default_factory=set)
+    failing_commands: Counter[str] = field(default_factory=Counter)
+    never_healthy: set[str] = field(default_factory=set)
+    terminate_on_command: set[str] = field(default_factory=set)
+    throttles: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+class Fleet:
+    """Create with a running engine (or any active `mock_aws`); `install()` hooks it into moto."""
+
+    def __init__(self, region: str = REGION, initial_polls: int = 1, drain_polls: int = 1) -> None:
+        self.region = region
+        self.initial_polls = initial_polls
+        self.drain_polls = drain_polls
+        self.faults = Faults()
+        self.images: dict[str, str] = {}
+        self.timeline: list[TimelinePoint] = []
+        self.commands: list[tuple[str, str, str]] = []  # (instance, image, outcome)
+        self._target_groups: dict[str, str] = {}  # arn → name
+        self._initial: Counter[tuple[str, str]] = Counter()
+        self._draining: Counter[tuple[str, str]] = Counter()
+        self._patches: list[Any] = []
+        self._lock = threading.RLock()
+        self._ec2: Any = boto3.client("ec2", region_name=region)
+        self._elbv2: Any = boto3.client("elbv2", region_name=region)
+
+    # ------------------------------------------------------------------ building the world
+    def target_group(self, name: str, port: int = 8080, health_path: str = "/health") -> str:
+        vpc = self._ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        arn: str = self._elbv2.create_target_group(
+            Name=name, Protocol="HTTP", Port=port, VpcId=vpc, TargetType="instance", HealthCheckPath=health_path
+        )["TargetGroups"][0]["TargetGroupArn"]
+        self._target_groups[arn] = name
+        return arn
+
+    def launch(
+        self, count: int, image: str, tags: dict[str, str] | None = None, target_group: str | None = None
+    ) -> list[str]:
+        """Start `count` instances already running `image`, registered (healthy) in `target_group`."""
+        tag_list = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+        reservation = self._ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=count,
+            MaxCount=count,
+            InstanceType="t4g.small",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tag_list}] if tag_list else [],
+        )
+        ids = [instance["InstanceId"] for instance in reservation["Instances"]]
+        with self._lock:
+            for instance_id in ids:
+                self.images[instance_id] = image
+        if target_group:
+            self._elbv2.register_targets(TargetGroupArn=target_group, Targets=[{"Id": i} for i in ids])
+            with self._lock:
+                for instance_id in ids:  # already in service: no "initial" phase
+                    self._initial.pop((target_group, instance_id), None)
+            self._snapshot("launch")
+        return ids
+
+    # ------------------------------------------------------------------ faults
+    def bad_image(self, image: str) -> None:
+        """Containers of `image` never pass their health check; the deploy command fails."""
+        self.faults.bad_images.add(image)
+
+    def fail_next_command(self, instance_id: str, times: int = 1) -> None:
+        self.faults.failing_commands[instance_id] += times
+
+    def never_healthy(self, instance_id: str) -> None:
+        """The command succeeds but the ALB never sees this target healthy."""
+        self.faults.never_healthy.add(instance_id)
+
+    def terminate_when_commanded(self, instance_id: str) -> None:
+        self.faults.terminate_on_command.add(instance_id)
+
+    def throttle(self, service: str, operation: str, times: int) -> None:
+        """The next `times` calls of `service`'s `operation` (e.g. elbv2 DescribeTargetHealth) throttle."""
+        if service not in _BACKENDS:
+            raise ValueError(f"throttling is simulated for {sorted(_BACKENDS)}, not {service!r}")
+        self.faults.throttles[(service, operation)] += times
+        self._hook_throttle(service, operation)
+
+    def terminate(self, instance_id: str) -> None:
+        self._ec2.terminate_instances(InstanceIds=[instance_id])
+        self._snapshot(f"terminate {instance_id}")
+
+    # ------------------------------------------------------------------ what the ALB sees
+    def is_healthy(self, instance_id: str) -> bool:
+        state = self._instance_state(instance_id)
+        image = self.images.get(instance_id)
+        return (
+            state == "running"
+            and image is not None
+            and image not in self.faults.bad_images
+            and instance_id not in self.faults.never_healthy
+        )
+
+    def healthy_registered(self, target_group: str) -> set[str]:
+        return {i for i in self._registered(target_group) if self.is_healthy(i)}
+
+    def min_healthy_seen(self, target_group: str) -> int:
+        points = [p for p in self.timeline if p.target_group == target_group]
+        return min((len(p.healthy & p.registered) for p in points), default=0)
+
+    # ------------------------------------------------------------------ moto hooks
+    def install(self) -> Fleet:
+        from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+        from moto.ssm.models import SimpleSystemManagerBackend
+
+        fleet = self
+        original_send = SimpleSystemManagerBackend.send_command
+        original_health = FakeTargetGroup.health_for
+        original_register = ELBv2Backend.register_targets
+        original_deregister = ELBv2Backend.deregister_targets
+
+        signature = inspect.signature(original_send)
+
+        def send_command(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            requested = signature.bind(backend, *args, **kwargs).arguments
+            wanted = list(requested.get("instance_ids") or [])  # moto extends this very list in place
+            command = original_send(backend, *args, **kwargs)
+            if not requested.get("targets"):
+                # moto treats "no Targets" as a filter matching every instance; AWS runs on InstanceIds only.
+                command.instance_ids = wanted
+                command.invocations = [i for i in command.invocations if i["InstanceId"] in wanted]
+                command.target_count = command.completed_count = len(wanted)
+            fleet._run(command)
+            return command
+
+        def health_for(group: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+            status = original_health(group, target, ec2_backend)
+            return fleet._health(group, target, status, FakeHealthStatus)
+
+        def register_targets(backend: Any, target_group_arn: str, instances: list[dict[str, Any]]) -> Any:
+            result = original_register(backend, target_group_arn, instances)
+            with fleet._lock:
+                for target in instances:
+                    fleet._initial[(target_group_arn, target["Id"])] = fleet.initial_polls
+                    fleet._draining.pop((target_group_arn, target["Id"]), None)
+            fleet._snapshot("register " + ",".join(t["Id"] for t in instances))
+            return result
+
+        def deregister_targets(backend: Any, target_group_arn: str, instances: list[dict[str, Any]]) -> Any:
+            result = original_deregister(backend, target_group_arn, instances)
+            with fleet._lock:
+                for target in instances:
+                    fleet._draining[(target_group_arn, target["Id"])] = fleet.drain_polls
+            fleet._snapshot("deregister " + ",".join(t["Id"] for t in instances))
+            return result
+
+        for owner, name, replacement in (
+            (SimpleSystemManagerBackend, "send_command", send_command),
+            (FakeTargetGroup, "health_for", health_for),
+            (ELBv2Backend, "register_targets", register_targets),
+            (ELBv2Backend, "deregister_targets", deregister_targets),
+        ):
+            patcher = mock.patch.object(owner, name, replacement)
+            patcher.start()
+            self._patches.append(patcher)
+        return self
+
+    def uninstall(self) -> None:
+        for patcher in reversed(self._patches):
+            patcher.stop()
+        self._patches.clear()
+
+    def _run(self, command: Any) -> None:
+        image = (command.parameters or {}).get("ImageUri", [None])[0]
+        failed = False
+        for invocation in command.invocations:
+            instance_id = invocation["InstanceId"]
+            outcome = self._outcome(instance_id, image)
+            invocation.update(outcome)
+            failed |= outcome["Status"] != "Success"
+            self.commands.append((instance_id, image or "", outcome["Status"]))
+        command.status = "Failed" if failed else "Success"
+        command.status_details = command.status
+        self._snapshot(f"command {command.command_id}")
+
+    def _outcome(self, instance_id: str, image: str | None) -> dict[str, Any]:
+        with self._lock:
+            if instance_id in self.faults.terminate_on_command:
+                self.faults.terminate_on_command.discard(instance_id)
+                self._ec2.terminate_instances(InstanceIds=[instance_id])
+            if self._instance_state(instance_id) != "running":
+                return _result("Undeliverable", -1, "", "the instance is not running")
+            if self.faults.failing_commands[instance_id] > 0:
+                self.faults.failing_commands[instance_id] -= 1
+                return _result("Failed", 1, "", "docker: error pulling image (simulated failure)")
+            if image is None:
+                return _result("Success", 0, "no ImageUri: nothing to run", "")
+            previous = self.images.get(instance_id)
+            self.images[instance_id] = image
+            if image in self.faults.bad_images:
+                logs = f"Error: application failed to start ({image})\nhealth check timed out"
+                return _result("Failed", 1, "", f"container did not become healthy; last log lines:\n{logs}")
+            return _result("Success", 0, f"replaced {previous} with {image}; healthy", "")
+
+    def _health(self, group: Any, target: dict[str, Any], status: Any, status_class: Any) -> Any:
+        key = (group.arn, target["Id"])
+        with self._lock:
+            if target["Id"] in group.targets:
+                if self._initial[key] > 0:
+                    self._initial[key] -= 1
+                    return _status(status_class, status, "initial", "Elb.RegistrationInProgress")
+                if self._instance_state(target["Id"]) != "running":
+                    return status  # moto reports terminated targets itself
+                if self.is_healthy(target["Id"]):
+                    return _status(status_class, status, "healthy", None)
+                return _status(status_class, status, "unhealthy", "Target.ResponseCodeMismatch")
+            if self._draining[key] > 0:
+                self._draining[key] -= 1
+                return _status(status_class, status, "draining", "Target.DeregistrationInProgress")
+        return status
+
+    def _hook_throttle(self, service: str, operation: str) -> None:
+        import importlib
+
+        module_name, class_name = _BACKENDS[service]
+        backend_class = getattr(importlib.import_module(module_name), class_name)
+        method_name = xform_name(operation)
+        original = getattr(backend_class, method_name)
+        if getattr(original, "_harbormaster_throttle", False):
+            return
+        fleet = self
+        throttling_error = _throttling_error(service, module_name)
+
+        def throttled(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            with fleet._lock:
+                left = fleet.faults.throttles[(service, operation)]
+                if left > 0:
+                    fleet.faults.throttles[(service, operation)] -= 1
+            if left > 0:
+                raise throttling_error("Rate exceeded")
+            return original(backend, *args, **kwargs)
+
+        throttled._harbormaster_throttle = True  # type: ignore[attr-defined]
+        # moto warns that some service models have no Throttling shape; that is the point here.
+        warnings.filterwarnings("ignore", message=r"Exception\(Throttling", category=UserWarning)
+        patcher = mock.patch.object(backend_class, method_name, throttled)
+        patcher.start()
+        self._patches.append(patcher)
+
+    # ------------------------------------------------------------------ helpers
+    def _registered(self, target_group: str) -> set[str]:
+        from moto.elbv2.models import elbv2_backends
+
+        account = boto3.client("sts", region_name=self.region).get_caller_identity()["Account"]
+        group = elbv2_backends[account][self.region].target_groups.get(target_group)
+        return set(group.targets) if group else set()
+
+    def _instance_state(self, instance_id: str) -> str | None:
+        from moto.ec2.models import ec2_backends
+
+        for account_backends in ec2_backends.values():
+            backend = account_backends.get(self.region)
+            if backend is None:
+                continue
+            for reservation in backend.reservations.values():
+                for instance in reservation.instances:
+                    if instance.id == instance_id:
+                        return str(instance.state)
+        return None
+
+    def _snapshot(self, cause: str) -> None:
+        with self._lock:
+            for arn in self._target_groups:
+                registered = frozenset(self._registered(arn))
+                self.timeline.append(
+                    TimelinePoint(
+                        at=time.monotonic(),
+                        cause=cause,
+                        target_group=arn,
+                        registered=registered,
+                        healthy=frozenset(i for i in registered if self.is_healthy(i)),
+                        images=dict(self.images),
+                    )
+                )
+
+
+def _throttling_error(service: str, backend_module: str) -> type[Exception]:
+    """The error AWS answers when it throttles `service`, serialised by moto for that service
+    (moto finds the service from the exception's module)."""
+    from moto.core.exceptions import ServiceException
+
+    protocol = botocore.session.get_session().get_service_model(service).metadata["protocol"]
+    code = "ThrottlingException" if protocol == "json" else "Throttling"
+    module = backend_module.rsplit(".", 1)[0] + ".exceptions"
+    return type(code, (ServiceException,), {"__module__": module, "code": code})
+
+
+def _result(status: str, code: int, stdout: str, stderr: str) -> dict[str, Any]:
+    return {
+        "Status": status,
+        "StatusDetails": status,
+        "ResponseCode": code,
+        "StandardOutputContent": stdout,
+        "StandardErrorContent": stderr,
+    }
+
+
+def _status(status_class: Any, base: Any, state: str, reason: str | None) -> Any:
+    return status_class(base.instance_id, base.port, base.health_check_port, state, reason, None)
