@@ -8,6 +8,7 @@ Functions, SNS and SQS targets happens here, after Input/InputPath/InputTransfor
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,6 +131,6 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
         return EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,
+            event={**event, "ingestion-time": time.time()},  # what moto's PutEvents would have added
         )
     return event

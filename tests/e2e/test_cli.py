@@ -1,0 +1,71 @@
+"""`harbormaster local ...`: the contract of the commands the README shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from harbormaster.cli.main import main
+
+from tests.conftest import EVENTS, SAMPLES
+
+pytestmark = pytest.mark.e2e
+
+
+def test_send_event_runs_the_first_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "send-event", str(SAMPLES / "aws" / "ecr-image-action-push-success.json")]) == 0
+    out = capsys.readouterr().out
+    assert "λ RouterFunction" in out
+    assert "sample-7f5b2640fe6fb4f4: SUCCEEDED" in out
+    assert "✉ slack #deployments [200 ok]: 🚀 Deploy started — sample" in out
+
+
+def test_send_event_matching_no_rule_says_so_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "send-event", str(SAMPLES / "aws" / "scheduled-event.json")]) == 0
+    assert "matched no rule: nothing was triggered" in capsys.readouterr().out
+
+
+def test_send_event_refuses_a_file_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("source: aws.ecr\n")
+    assert main(["local", "send-event", str(bad)]) == 2
+    assert f"{bad} is not JSON" in capsys.readouterr().err
+
+
+def test_send_event_refuses_json_that_is_not_an_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "array.json"
+    bad.write_text("[1, 2]")
+    assert main(["local", "send-event", str(bad)]) == 2
+    assert "an EventBridge event is a JSON object" in capsys.readouterr().err
+
+
+def test_send_event_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "send-event", str(tmp_path / "none.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_invoke_prints_only_the_handler_response_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "invoke", "RouterFunction", "-e", str(EVENTS / "ecr-push.json")]) == 0
+    response = json.loads(capsys.readouterr().out)
+    assert response["deploys"][0]["environment"] == "api-dev"
+    assert response["deploys"][0]["execution_name"] == "api-dev-3b1f7c3f5e0c2d7a"
+
+
+def test_invoke_a_failing_handler_prints_the_lambda_error_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    # The image of deploy-request.json was never pushed: prepare refuses it.
+    assert main(["local", "invoke", "PrepareFunction", "-e", str(EVENTS / "deploy-request.json")]) == 1
+    error = json.loads(capsys.readouterr().out)
+    assert error["errorType"] == "ImageNotFound"
+
+
+def test_invoke_an_unknown_function(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "invoke", "NoSuchFunction", "-e", str(EVENTS / "ecr-push.json")]) == 2
+    assert "no function 'NoSuchFunction'" in capsys.readouterr().err
+
+
+def test_demo_narrates_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "┌─ Slack #deployments" in out
+    assert "Deploy started — api-dev" in out
