@@ -158,6 +158,8 @@ class LocalEngine:
             raise
 
     def stop(self) -> None:
+        if hasattr(self, "stack"):
+            self._wait_for_executions()
         if self.slack._thread.is_alive():
             self.slack.stop()
         for patcher in reversed(self._patches):
@@ -243,6 +245,12 @@ class LocalEngine:
                 raise EngineTimeout(f"still running after {timeout:.0f}s: {running}")
             if not moved:
                 time.sleep(0.01)
+
+    def _wait_for_executions(self, timeout: float = 60.0) -> None:
+        """Executions run in moto's worker threads: let them end before the mock goes away."""
+        deadline = time.monotonic() + timeout
+        while self._running_executions() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def executions(self) -> list[Execution]:
         sfn = boto3.client("stepfunctions", region_name=REGION)

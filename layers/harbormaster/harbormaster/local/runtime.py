@@ -93,7 +93,9 @@ class LambdaRuntime:
         function = self.stack.function(ref)
         record = Invocation(function.logical_id, event)
         started = time.perf_counter()
-        with self._lock, self.environment(function), contextlib.redirect_stdout(self.logs):
+        # No stdout redirection: it is process-wide and Step Functions calls in from worker threads.
+        # Powertools' Logger writes to `logs` (the engine points its handler there).
+        with self._lock, self.environment(function):
             try:
                 handler = self._handler(function)
                 context = LambdaContext(
