@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from harbormaster.deploy import deploy_event
 from harbormaster.notify import publish
 from harbormaster.observability import logger, tracer

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from harbormaster.config import load_config
 from harbormaster.deploy import DeployRequest, prepare
 from harbormaster.observability import logger, tracer

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from harbormaster.aws_events import EcrImageActionEvent
 from harbormaster.config import load_config
 from harbormaster.deploy import route_push

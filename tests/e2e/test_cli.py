@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from harbormaster.cli.main import main
 
+from harbormaster.cli.main import main
 from tests.conftest import EVENTS, SAMPLES
 
 pytestmark = pytest.mark.e2e

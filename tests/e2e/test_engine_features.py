@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+
 from harbormaster.local import LocalEngine
 
 pytestmark = pytest.mark.e2e

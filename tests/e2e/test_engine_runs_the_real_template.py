@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from harbormaster.local import LocalEngine, TemplateError
 
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from harbormaster.local import EventError, LocalEngine
 
+from harbormaster.local import EventError, LocalEngine
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.e2e

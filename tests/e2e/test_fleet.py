@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
 from harbormaster.clients import client
 from harbormaster.local import LocalEngine
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from harbormaster.cli.main import main
 from harbormaster.config import ConfigError, load_config, parse_config, parse_duration
 

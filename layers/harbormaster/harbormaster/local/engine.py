@@ -107,7 +107,7 @@ class LocalEngine:
         self,
         template: Path = DEFAULT_TEMPLATE,
         config: Path = DEFAULT_CONFIG,
-        slack_messages_per_second: float = 1000.0,
+        slack_messages_per_second: float = 1.0,
         echo_logs: bool = False,
         start_time: datetime | None = None,
     ) -> None:
