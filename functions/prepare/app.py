@@ -1,4 +1,4 @@
-"""Deploy phase `prepare`: validate the request against config and ECR; plan the release."""
+"""Deploy phase `prepare`: config, image, scan, guard alarms, lock or queue, ledger, batch plan."""
 
 from __future__ import annotations
 
@@ -15,5 +15,6 @@ from harbormaster.observability import logger, tracer
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse(event=event, model=DeployRequest)
-    return prepare(request, load_config()).model_dump(mode="json")
+    request = parse(event=event["request"], model=DeployRequest)
+    logger.append_keys(environment=request.environment)
+    return prepare(request, load_config(), event["execution_arn"]).model_dump(mode="json")

@@ -25,6 +25,14 @@ def client(service: str, region: str | None = None) -> Any:
     return session.client(service, region_name=region, config=RETRY_CONFIG)  # type: ignore[call-overload]
 
 
+@functools.cache
+def table(name: str) -> Any:
+    """The shared DynamoDB Table resource (attribute values as plain Python)."""
+    session = boto3.session.Session()
+    return session.resource("dynamodb", config=RETRY_CONFIG).Table(name)
+
+
 def reset_clients() -> None:
     """Forget cached clients (the local engine calls this between isolated runs)."""
     client.cache_clear()
+    table.cache_clear()

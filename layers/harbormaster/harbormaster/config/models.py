@@ -68,7 +68,25 @@ class Rollout(_Model):
     min_healthy: Percent = 50.0
     drain_seconds: int = Field(default=30, ge=0, le=3600)
     health_timeout_seconds: int = Field(default=300, ge=1, le=3600)
-    poll_seconds: int = Field(default=5, ge=1, le=300)
+    command_timeout_seconds: int = Field(default=600, ge=30, le=7200)
+    # 0 re-checks at once: for tests and the local engine; keep the default in production.
+    poll_seconds: int = Field(default=5, ge=0, le=300)
+
+    @field_validator("min_healthy")
+    @classmethod
+    def _leaves_room(cls, value: float) -> float:
+        if value >= 100:
+            raise ValueError("min_healthy must be below 100%, or no instance could ever be taken out")
+        return value
+
+
+class ScanGate(_Model):
+    """Refuse images whose ECR scan found vulnerabilities of these severities."""
+
+    block_on: list[Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]] = Field(
+        default_factory=lambda: ["CRITICAL"]
+    )
+    require_scan: bool = False
 
 
 class Approval(_Model):
@@ -99,6 +117,8 @@ class Environment(_Model):
     rollout: Rollout = Rollout()
     approval: Approval = Approval()
     guard_alarms: list[str] = Field(default_factory=list)
+    preflight_alarms: Literal["block", "warn", "ignore"] = "block"
+    scan: ScanGate = ScanGate()
     bake: Duration = timedelta(0)
     rollback: Rollback = Rollback()
 

@@ -2,7 +2,7 @@
 
 from harbormaster.deploy.events import deploy_event
 from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEnvironment
-from harbormaster.deploy.models import DeployPlan, DeployRequest
+from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask
 from harbormaster.deploy.prepare import prepare
 from harbormaster.deploy.router import RoutedDeploy, execution_name, route_push
 
@@ -11,6 +11,7 @@ __all__ = [
     "DeployPlan",
     "DeployRequest",
     "ImageNotFound",
+    "InstanceTask",
     "RoutedDeploy",
     "UnknownEnvironment",
     "deploy_event",

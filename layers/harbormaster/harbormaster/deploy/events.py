@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from harbormaster.deploy.finalize import describe_failure
 from harbormaster.deploy.models import DeployPlan, DeployRequest
 from harbormaster.notify.events import HarbormasterEvent, Severity
 
 _SEVERITY: dict[str, Severity] = {
     "deploy.started": "info",
+    "deploy.queued": "info",
     "deploy.succeeded": "success",
     "deploy.failed": "critical",
     "deploy.skipped": "warning",
+    "approval.requested": "warning",
 }
 
 
 def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = None) -> HarbormasterEvent:
-    """Build the event for `kind` from the state machine's state (a request, a plan, maybe an error)."""
+    """The event for `kind` from the state machine's state: a request or a plan, and maybe the
+    finalize result (`final`) or a Catch error (`error`)."""
     if kind not in _SEVERITY:
         raise ValueError(f"unknown deploy event type {kind!r}")
-    plan = DeployPlan.model_validate(state["plan"]) if "plan" in state else None
+    plan = DeployPlan.model_validate(state["plan"]) if state.get("plan") else None
     request = plan.request if plan else DeployRequest.model_validate(state["request"])
-    phase, reason = _failure(state.get("error"))
+    final = state.get("final") or {}
+    phase, reason = final.get("phase"), final.get("reason")
+    if state.get("error") and not reason:
+        phase, reason = describe_failure(state["error"])
+        phase = state.get("phase") or phase
+    if plan and not reason and plan.reason:
+        reason = plan.reason
+    details: dict[str, Any] = {}
+    if plan and plan.instances_total:
+        details["instances_total"] = plan.instances_total
+    if "instances_done" in final:
+        details["instances_done"] = final["instances_done"]
+    if "duration_seconds" in final:
+        details["duration_seconds"] = final["duration_seconds"]
+    if plan and plan.previous:
+        details["previous_image"] = plan.previous.image_uri
+    if plan and plan.warnings:
+        details["warnings"] = plan.warnings
+    if state.get("task_token"):
+        details["task_token"] = state["task_token"]
     return HarbormasterEvent(
         type=kind,
         severity=_SEVERITY[kind],
@@ -33,19 +55,7 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
         trigger=request.trigger,
         actor=request.actor,
         execution_arn=execution_arn,
-        phase=phase or state.get("phase"),
+        phase=phase,
         reason=reason,
+        details=details,
     )
-
-
-def _failure(error: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    """(phase, reason) from a Step Functions Catch result {"Error": ..., "Cause": ...}."""
-    if not error:
-        return None, None
-    cause = error.get("Cause", "")
-    try:
-        parsed = json.loads(cause)
-        message = parsed.get("errorMessage") or cause
-    except (ValueError, AttributeError):
-        message = cause
-    return error.get("phase"), f"{error.get('Error', 'Error')}: {message}"[:1000]

@@ -1,4 +1,4 @@
-"""What flows through the deploy state machine."""
+"""What flows through the deploy state machine, and what the ledger keeps."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from harbormaster.notify.events import ImageRef
 
 Trigger = Literal["push", "manual", "rollback"]
+ReleaseStatus = Literal["PENDING", "IN_PROGRESS", "SUCCEEDED", "FAILED", "ROLLED_BACK", "SKIPPED", "REJECTED"]
+InstancePhase = Literal["start", "draining", "commanding", "registering", "done", "skipped", "failed"]
 
 
 class DeployRequest(BaseModel):
@@ -23,14 +25,61 @@ class DeployRequest(BaseModel):
     actor: str = "ecr"
     event_id: str | None = None
     requested_at: datetime
+    force: bool = False
+    release_id: str | None = Field(default=None, description="set when a queued request finally runs")
+
+
+class PreviousRelease(BaseModel):
+    release_id: str
+    image_uri: str
+    digest: str
+    tag: str | None = None
+
+
+class InstanceTask(BaseModel):
+    """One instance of a batch, as it moves through the rollout (the Map iterator's state)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str
+    release_id: str
+    instance_id: str
+    image_uri: str
+    target_group_arn: str
+    port: int
+    drain_seconds: int
+    poll_seconds: int
+    health_timeout_seconds: int
+    command_timeout_seconds: int
+    container_name: str
+    health_path: str
+    env_parameters_path: str | None = None
+    log_group: str | None = None
+    batch: int = 0
+    phase: InstancePhase = "start"
+    wait_seconds: int = 0
+    deadline: datetime | None = None
+    command_id: str | None = None
+    note: str | None = None
+    record_touch: bool = True
 
 
 class DeployPlan(BaseModel):
-    """What `prepare` decided: the release id and the exact image URI to run."""
+    """What `prepare` decided."""
 
     model_config = ConfigDict(extra="forbid")
 
     request: DeployRequest
+    outcome: Literal["deploy", "queued", "skipped"]
     release_id: str
-    image_uri: str = Field(description="repository URI @ digest: never a mutable tag")
-    target_type: Literal["ec2", "ecs"]
+    reason: str | None = None
+    image_uri: str | None = None
+    target_type: Literal["ec2", "ecs"] = "ec2"
+    previous: PreviousRelease | None = None
+    batches: list[list[InstanceTask]] = Field(default_factory=list)
+    instances_total: int = 0
+    approval_required: bool = False
+    approval_timeout_seconds: int = 86400
+    bake_seconds: int = 0
+    poll_seconds: int = 5
+    warnings: list[str] = Field(default_factory=list)

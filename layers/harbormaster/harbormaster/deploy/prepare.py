@@ -1,4 +1,6 @@
-"""The prepare phase: check the request against the configuration and ECR, and plan the release."""
+"""The prepare phase: check the request against the configuration, ECR, the scan and the guard
+alarms; take the environment's lock (or queue behind the running deploy); record the release;
+and plan the batches."""
 
 from __future__ import annotations
 
@@ -7,19 +9,183 @@ from datetime import UTC, datetime
 from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
-from harbormaster.config import HarbormasterConfig
-from harbormaster.deploy.exceptions import ImageNotFound, UnknownEnvironment
-from harbormaster.deploy.models import DeployPlan, DeployRequest
+from harbormaster.config import Environment, HarbormasterConfig
+from harbormaster.config.models import Ec2Target
+from harbormaster.deploy import targets
+from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEnvironment
+from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask, PreviousRelease
+from harbormaster.deploy.plan import PlanError, plan_batches
+from harbormaster.deploy.preflight import check_alarms, check_scan
+from harbormaster.state import ledger, lock
 
 
-def prepare(request: DeployRequest, config: HarbormasterConfig, now: datetime | None = None) -> DeployPlan:
+def release_id_for(request: DeployRequest, now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{request.image.digest.split(':', 1)[-1][:12]}"
+
+
+def prepare(
+    request: DeployRequest, config: HarbormasterConfig, execution_arn: str, now: datetime | None = None
+) -> DeployPlan:
+    moment = now or datetime.now(UTC)
     environment = config.environments.get(request.environment)
     if environment is None:
         raise UnknownEnvironment(f"environment {request.environment!r} is not in the configuration")
-    image_uri = _image_uri(request)
-    moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    release_id = f"{moment}-{request.image.digest.split(':', 1)[-1][:12]}"
-    return DeployPlan(request=request, release_id=release_id, image_uri=image_uri, target_type=environment.target.type)
+    release_id = request.release_id or release_id_for(request, moment)
+    base = _release_fields(request, execution_arn)
+    locked = False
+    try:
+        image_uri = _image_uri(request)
+        warnings = check_scan(environment, request.image) + check_alarms(environment)
+        try:
+            lock.acquire(request.environment, execution_arn, release_id)
+            locked = True
+        except lock.LockHeld as held:
+            return _queue(request, release_id, base, held.owner)
+        previous = _previous(request.environment)
+        plan = _plan(request, environment, release_id, image_uri, previous, warnings)
+        ledger.record_release(
+            request.environment,
+            release_id,
+            {
+                **base,
+                "status": "IN_PROGRESS",
+                "image_uri": image_uri,
+                "started_at": moment.isoformat(),
+                "instances_total": plan.instances_total,
+                "instances_done": 0,
+                "previous_release_id": previous.release_id if previous else None,
+                "previous_image_uri": previous.image_uri if previous else None,
+            },
+        )
+        return plan
+    except (DeployError, PlanError) as exc:
+        ledger.record_release(
+            request.environment,
+            release_id,
+            {
+                **base,
+                "status": "FAILED",
+                "phase": "prepare",
+                "reason": str(exc),
+                "finished_at": moment.isoformat(),
+            },
+        )
+        if locked:
+            lock.release(request.environment, execution_arn)
+        raise
+
+
+def _plan(
+    request: DeployRequest,
+    environment: Environment,
+    release_id: str,
+    image_uri: str,
+    previous: PreviousRelease | None,
+    warnings: list[str],
+) -> DeployPlan:
+    rollout = environment.rollout
+    batches: list[list[InstanceTask]] = []
+    total = 0
+    if isinstance(environment.target, Ec2Target):
+        group = targets.target_group_arn(environment.target)
+        instance_ids = targets.instances(environment.target, group)
+        if not instance_ids:
+            raise DeployError("the environment has no running instances to deploy to")
+        total = len(instance_ids)
+        container = environment.container
+        batches = [
+            [
+                InstanceTask(
+                    environment=request.environment,
+                    release_id=release_id,
+                    instance_id=instance_id,
+                    image_uri=image_uri,
+                    target_group_arn=group,
+                    port=container.port,
+                    drain_seconds=rollout.drain_seconds,
+                    poll_seconds=rollout.poll_seconds,
+                    health_timeout_seconds=rollout.health_timeout_seconds,
+                    command_timeout_seconds=rollout.command_timeout_seconds,
+                    container_name=container.name,
+                    health_path=container.health_path,
+                    env_parameters_path=container.env_parameters_path,
+                    log_group=container.log_group,
+                    batch=index,
+                )
+                for instance_id in batch
+            ]
+            for index, batch in enumerate(plan_batches(instance_ids, rollout.batch, rollout.min_healthy))
+        ]
+    return DeployPlan(
+        request=request,
+        outcome="deploy",
+        release_id=release_id,
+        image_uri=image_uri,
+        target_type=environment.target.type,
+        previous=previous,
+        batches=batches,
+        instances_total=total,
+        approval_required=environment.approval.required,
+        approval_timeout_seconds=int(environment.approval.timeout.total_seconds()),
+        bake_seconds=int(environment.bake.total_seconds()),
+        poll_seconds=rollout.poll_seconds,
+        warnings=warnings,
+    )
+
+
+def _queue(request: DeployRequest, release_id: str, base: dict[str, object], owner: str) -> DeployPlan:
+    """Wait behind the running deploy; only the newest waiting image is kept."""
+    waiting = {**request.model_dump(mode="json"), "release_id": release_id}  # keeps its id when it runs
+    ledger.record_release(
+        request.environment,
+        release_id,
+        {
+            **base,
+            "status": "PENDING",
+            "reason": f"waiting behind {owner.rsplit(':', 1)[-1]}",
+        },
+    )
+    replaced = ledger.put_pending(request.environment, waiting)
+    if replaced is not None:
+        newer = request.image.tag if replaced is not waiting else "a newer image already waiting"
+        ledger.update_release(
+            request.environment,
+            str(replaced["release_id"]),
+            status="SKIPPED",
+            reason=f"superseded by {newer}",
+            finished_at=ledger.now_iso(),
+        )
+        if replaced is waiting:
+            return DeployPlan(
+                request=request, outcome="skipped", release_id=release_id, reason="a newer image is already waiting"
+            )
+    return DeployPlan(
+        request=request, outcome="queued", release_id=release_id, reason=f"waiting behind {owner.rsplit(':', 1)[-1]}"
+    )
+
+
+def _previous(environment: str) -> PreviousRelease | None:
+    current = ledger.current(environment)
+    if not current:
+        return None
+    return PreviousRelease(
+        release_id=current["release_id"],
+        image_uri=current["image_uri"],
+        digest=current["digest"],
+        tag=current.get("tag"),
+    )
+
+
+def _release_fields(request: DeployRequest, execution_arn: str) -> dict[str, object]:
+    return {
+        "repository": request.image.repository,
+        "tag": request.image.tag,
+        "digest": request.image.digest,
+        "trigger": request.trigger,
+        "actor": request.actor,
+        "execution_arn": execution_arn,
+        "requested_at": request.requested_at.isoformat(),
+    }
 
 
 def _image_uri(request: DeployRequest) -> str:

@@ -79,10 +79,19 @@ class Fleet:
         self._elbv2: Any = boto3.client("elbv2", region_name=region)
 
     # ------------------------------------------------------------------ building the world
-    def target_group(self, name: str, port: int = 8080, health_path: str = "/health") -> str:
+    def target_group(
+        self, name: str, port: int = 8080, health_path: str = "/health", environment: str | None = None
+    ) -> str:
         vpc = self._ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        tags = [{"Key": "harbormaster:environment", "Value": environment}] if environment else []
         arn: str = self._elbv2.create_target_group(
-            Name=name, Protocol="HTTP", Port=port, VpcId=vpc, TargetType="instance", HealthCheckPath=health_path
+            Name=name,
+            Protocol="HTTP",
+            Port=port,
+            VpcId=vpc,
+            TargetType="instance",
+            HealthCheckPath=health_path,
+            **({"Tags": tags} if tags else {}),
         )["TargetGroups"][0]["TargetGroupArn"]
         self._target_groups[arn] = name
         return arn

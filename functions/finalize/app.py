@@ -1,0 +1,23 @@
+"""Deploy phase `finalize`: ledger, known-good pointer, unlock, start the waiting image, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from harbormaster.deploy import DeployPlan
+from harbormaster.deploy.finalize import fail, succeed
+from harbormaster.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    plan = DeployPlan.model_validate(event["plan"])
+    logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
+    metrics.add_dimension(name="environment", value=plan.request.environment)
+    if event["outcome"] == "succeeded":
+        return succeed(plan, event["execution_arn"], event["state_machine_arn"])
+    return fail(plan, event["error"], event.get("revert"), event["execution_arn"], event["state_machine_arn"])

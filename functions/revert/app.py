@@ -1,0 +1,21 @@
+"""After a failure: the instance tasks that put touched instances back on the previous image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from harbormaster.deploy import DeployPlan
+from harbormaster.deploy.revert import revert_tasks
+from harbormaster.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    plan = DeployPlan.model_validate(event["plan"])
+    logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
+    tasks, warning = revert_tasks(plan)
+    logger.warning("reverting", extra={"instances": [t.instance_id for t in tasks], "warning": warning})
+    return {"instances": [t.model_dump(mode="json") for t in tasks], "warning": warning}

@@ -1,0 +1,31 @@
+"""Bake: after the rollout, watch the guard alarms for `bake` before calling the release good."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from harbormaster.clients import client
+from harbormaster.deploy.exceptions import DeployError
+
+
+class GuardAlarmDuringBake(DeployError):
+    """A guard alarm went to ALARM while the release was baking."""
+
+
+def bake_check(
+    guard_alarms: list[str], bake_seconds: int, poll_seconds: int, state: dict[str, Any], now: datetime | None = None
+) -> dict[str, Any]:
+    """One look at the guard alarms. Returns {done, until, wait_seconds}; raises on ALARM."""
+    moment = now or datetime.now(UTC)
+    until = datetime.fromisoformat(state["until"]) if state.get("until") else moment + timedelta(seconds=bake_seconds)
+    if guard_alarms:
+        described = client("cloudwatch").describe_alarms(AlarmNames=guard_alarms)
+        for alarm in described.get("MetricAlarms", []) + described.get("CompositeAlarms", []):
+            if alarm["StateValue"] == "ALARM":
+                raise GuardAlarmDuringBake(
+                    f"{alarm['AlarmName']} went to ALARM while baking: {alarm.get('StateReason', '')}"
+                )
+    done = moment >= until
+    remaining = max(0, int((until - moment).total_seconds()))
+    return {"done": done, "until": until.isoformat(), "wait_seconds": min(max(poll_seconds, 1), remaining)}

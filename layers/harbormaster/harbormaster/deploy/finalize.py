@@ -1,0 +1,102 @@
+"""End of a deploy: mark the ledger, move the known-good pointer, release the lock and start the
+image that waited, whatever the outcome."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from harbormaster.clients import client
+from harbormaster.deploy.models import DeployPlan
+from harbormaster.deploy.publish import publish_image
+from harbormaster.deploy.router import execution_name
+from harbormaster.observability import metrics
+from harbormaster.state import ledger, lock
+
+_PHASES = {"InstanceFailed": "rollout", "GuardAlarmDuringBake": "bake", "States.Timeout": "approval"}
+
+
+def succeed(plan: DeployPlan, execution_arn: str, state_machine_arn: str) -> dict[str, Any]:
+    environment = plan.request.environment
+    release = ledger.get_release(environment, plan.release_id) or {}
+    seconds = _seconds_since(release.get("started_at"))
+    ledger.update_release(
+        environment, plan.release_id, status="SUCCEEDED", finished_at=ledger.now_iso(), duration_seconds=seconds
+    )
+    ledger.set_current(environment, {**release, "release_id": plan.release_id, "image_uri": plan.image_uri})
+    metrics.add_metric(name="DeploySucceeded", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="DeployDuration", unit=MetricUnit.Seconds, value=seconds)
+    return {
+        "duration_seconds": seconds,
+        "instances_done": release.get("instances_done", 0),
+        "pending_started": _release_and_next(environment, execution_arn, state_machine_arn),
+    }
+
+
+def fail(
+    plan: DeployPlan, error: dict[str, Any], revert: dict[str, Any] | None, execution_arn: str, state_machine_arn: str
+) -> dict[str, Any]:
+    environment = plan.request.environment
+    phase, reason = describe_failure(error)
+    notes = []
+    if revert and revert.get("warning"):
+        notes.append(str(revert["warning"]))
+    if revert and revert.get("error"):
+        notes.append("the revert itself failed, the fleet may be mixed: " + describe_failure(revert["error"])[1])
+    if plan.previous:
+        publish_image(environment, plan.previous.image_uri)
+    release = ledger.get_release(environment, plan.release_id) or {}
+    seconds = _seconds_since(release.get("started_at"))
+    full_reason = " | ".join([reason, *notes])
+    ledger.update_release(
+        environment,
+        plan.release_id,
+        status="FAILED",
+        phase=phase,
+        reason=full_reason,
+        finished_at=ledger.now_iso(),
+        duration_seconds=seconds,
+        reverted=sorted(release.get("touched", [])) if revert and not revert.get("error") else [],
+    )
+    metrics.add_metric(name="DeployFailed", unit=MetricUnit.Count, value=1)
+    return {
+        "phase": phase,
+        "reason": full_reason,
+        "duration_seconds": seconds,
+        "instances_done": release.get("instances_done", 0),
+        "pending_started": _release_and_next(environment, execution_arn, state_machine_arn),
+    }
+
+
+def describe_failure(error: dict[str, Any]) -> tuple[str, str]:
+    """(phase, reason) from a Step Functions Catch result {"Error": ..., "Cause": ...}."""
+    name = str(error.get("Error", "Error"))
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+        message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except ValueError:
+        message = cause
+    return _PHASES.get(name, name), f"{name}: {message}"[:2000]
+
+
+def _release_and_next(environment: str, execution_arn: str, state_machine_arn: str) -> str | None:
+    """Unlock, then start the newest waiting image (it takes the lock in its own prepare)."""
+    lock.release(environment, execution_arn)
+    waiting = ledger.take_pending(environment)
+    if waiting is None:
+        return None
+    name = f"{execution_name(environment, waiting['image']['digest'])}-q"
+    client("stepfunctions").start_execution(
+        stateMachineArn=state_machine_arn, name=name, input=json.dumps({"request": waiting})
+    )
+    return name
+
+
+def _seconds_since(started_at: str | None) -> int:
+    if not started_at:
+        return 0
+    return max(0, int((datetime.now(UTC) - datetime.fromisoformat(started_at)).total_seconds()))

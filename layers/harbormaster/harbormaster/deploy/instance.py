@@ -1,0 +1,165 @@
+"""One instance through the rollout, one step per call:
+
+    start ─deregister→ draining ─drained: SendCommand→ commanding ─Success: register→ registering ─healthy→ done
+
+Each call does at most one thing and says how long to wait before the next (the state machine's
+Wait state sleeps, never the Lambda). Every phase has a deadline, so no instance can hang.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import client
+from harbormaster.deploy.models import InstanceTask
+from harbormaster.deploy.targets import ENVIRONMENT_TAG, environment_of, instance_state
+from harbormaster.state import ledger
+
+DOCUMENT_ENV = "DEPLOY_DOCUMENT_NAME"
+_PENDING_COMMAND = {"Pending", "InProgress", "Delayed"}
+_GONE = {"shutting-down", "terminated", "stopping", "stopped", "gone"}
+
+
+def step(task: InstanceTask, now: datetime | None = None) -> InstanceTask:
+    moment = now or datetime.now(UTC)
+    handler = {
+        "start": _start,
+        "draining": _draining,
+        "commanding": _commanding,
+        "registering": _registering,
+    }.get(task.phase)
+    if handler is None:
+        return task  # done, skipped and failed are final
+    return handler(task, moment)
+
+
+def _start(task: InstanceTask, now: datetime) -> InstanceTask:
+    state = instance_state(task.instance_id)
+    if state in _GONE:
+        return _skip(task, f"instance is {state}: nothing to deploy to")
+    tagged = environment_of(task.instance_id)
+    if tagged != task.environment:
+        return _fail(task, f"{task.instance_id} is not tagged {ENVIRONMENT_TAG}={task.environment} (found {tagged!r})")
+    client("elbv2").deregister_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
+    if task.record_touch:
+        ledger.add_touched(task.environment, task.release_id, task.instance_id)
+    grace = max(60, 3 * task.poll_seconds)
+    return task.model_copy(
+        update={
+            "phase": "draining",
+            "wait_seconds": task.drain_seconds,
+            "deadline": now + timedelta(seconds=task.drain_seconds + grace),
+        }
+    )
+
+
+def _draining(task: InstanceTask, now: datetime) -> InstanceTask:
+    if _target_state(task) == "draining":
+        if _past(task, now):
+            return _fail(task, f"{task.instance_id} was still draining after {task.drain_seconds}s and a grace period")
+        return _wait(task)
+    command_id = client("ssm").send_command(
+        DocumentName=os.environ[DOCUMENT_ENV],
+        InstanceIds=[task.instance_id],
+        TimeoutSeconds=task.command_timeout_seconds,
+        Comment=f"harbormaster {task.environment} {task.release_id}"[:100],
+        Parameters=_document_parameters(task),
+    )["Command"]["CommandId"]
+    return task.model_copy(
+        update={
+            "phase": "commanding",
+            "command_id": command_id,
+            "wait_seconds": task.poll_seconds,
+            "deadline": now + timedelta(seconds=task.command_timeout_seconds),
+        }
+    )
+
+
+def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
+    try:
+        invocation = client("ssm").get_command_invocation(CommandId=task.command_id, InstanceId=task.instance_id)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "InvocationDoesNotExist":
+            raise
+        invocation = {"Status": "Pending"}
+    status = invocation["Status"]
+    if status in _PENDING_COMMAND:
+        if _past(task, now):
+            return _fail(
+                task, f"the deploy command on {task.instance_id} did not finish in {task.command_timeout_seconds}s"
+            )
+        return _wait(task)
+    if status != "Success":
+        if instance_state(task.instance_id) in _GONE:
+            return _skip(task, "instance went away during the deploy command")
+        output = (invocation.get("StandardErrorContent") or invocation.get("StandardOutputContent") or "").strip()
+        tail = "\n".join(output.splitlines()[-10:])
+        code = invocation.get("ResponseCode")
+        return _fail(task, f"the deploy command on {task.instance_id} ended {status} (exit {code}): {tail}")
+    client("elbv2").register_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
+    return task.model_copy(
+        update={
+            "phase": "registering",
+            "wait_seconds": task.poll_seconds,
+            "deadline": now + timedelta(seconds=task.health_timeout_seconds),
+        }
+    )
+
+
+def _registering(task: InstanceTask, now: datetime) -> InstanceTask:
+    state = _target_state(task)
+    if state == "healthy":
+        if task.record_touch:
+            ledger.count_done(task.environment, task.release_id)
+        return task.model_copy(update={"phase": "done", "wait_seconds": 0, "note": "healthy"})
+    if instance_state(task.instance_id) in _GONE:
+        return _skip(task, "instance went away while registering")
+    if _past(task, now):
+        return _fail(
+            task,
+            f"{task.instance_id} did not become healthy in the target group within "
+            f"{task.health_timeout_seconds}s (last state: {state})",
+        )
+    return _wait(task)
+
+
+def _target_state(task: InstanceTask) -> str:
+    described = client("elbv2").describe_target_health(TargetGroupArn=task.target_group_arn, Targets=_target(task))
+    descriptions = described["TargetHealthDescriptions"]
+    return str(descriptions[0]["TargetHealth"]["State"]) if descriptions else "unused"
+
+
+def _document_parameters(task: InstanceTask) -> dict[str, list[str]]:
+    parameters = {
+        "ImageUri": [task.image_uri],
+        "ContainerName": [task.container_name],
+        "ContainerPort": [str(task.port)],
+        "HealthPath": [task.health_path],
+        "HealthTimeoutSeconds": [str(task.health_timeout_seconds)],
+        "EnvParametersPath": [task.env_parameters_path or ""],
+        "LogGroup": [task.log_group or f"/harbormaster/{task.environment}"],
+    }
+    return parameters
+
+
+def _target(task: InstanceTask) -> list[dict[str, object]]:
+    return [{"Id": task.instance_id, "Port": task.port}]
+
+
+def _past(task: InstanceTask, now: datetime) -> bool:
+    return task.deadline is not None and now >= task.deadline
+
+
+def _wait(task: InstanceTask) -> InstanceTask:
+    return task.model_copy(update={"wait_seconds": task.poll_seconds})
+
+
+def _skip(task: InstanceTask, note: str) -> InstanceTask:
+    return task.model_copy(update={"phase": "skipped", "wait_seconds": 0, "note": note})
+
+
+def _fail(task: InstanceTask, note: str) -> InstanceTask:
+    return task.model_copy(update={"phase": "failed", "wait_seconds": 0, "note": f"batch {task.batch + 1}: {note}"})

@@ -1,0 +1,54 @@
+"""Checks before anything changes: the image's scan findings and the guard alarms."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import client
+from harbormaster.config.models import Environment
+from harbormaster.deploy.exceptions import DeployError
+from harbormaster.notify.events import ImageRef
+
+
+class PreflightBlocked(DeployError):
+    """A preflight check refused the deploy."""
+
+
+def check_scan(environment: Environment, image: ImageRef) -> list[str]:
+    """Block on findings of the configured severities; return warnings."""
+    try:
+        findings = client("ecr").describe_image_scan_findings(
+            repositoryName=image.repository, imageId={"imageDigest": image.digest}
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ScanNotFoundException":
+            raise
+        if environment.scan.require_scan:
+            raise PreflightBlocked(f"{image.short} has no scan and scan.require_scan is on") from None
+        return [f"{image.short} has not been scanned"]
+    counts = findings.get("imageScanFindings", {}).get("findingSeverityCounts", {})
+    blocking = {severity: counts[severity] for severity in environment.scan.block_on if counts.get(severity)}
+    if blocking:
+        listed = ", ".join(f"{n} {severity}" for severity, n in blocking.items())
+        raise PreflightBlocked(f"{image.short} has {listed} finding(s) (scan.block_on)")
+    return []
+
+
+def check_alarms(environment: Environment) -> list[str]:
+    """Guard alarms already in ALARM: block, warn or ignore, per `preflight_alarms`."""
+    if not environment.guard_alarms or environment.preflight_alarms == "ignore":
+        return []
+    firing: list[str] = []
+    paginator = client("cloudwatch").get_paginator("describe_alarms")
+    for page in paginator.paginate(AlarmNames=environment.guard_alarms, AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
+        firing.extend(
+            a["AlarmName"]
+            for a in page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
+            if a["StateValue"] == "ALARM"
+        )
+    if not firing:
+        return []
+    message = f"guard alarm(s) already in ALARM: {', '.join(sorted(firing))}"
+    if environment.preflight_alarms == "block":
+        raise PreflightBlocked(message + " (preflight_alarms: block)")
+    return [message]

@@ -1,0 +1,68 @@
+"""Find an EC2 environment's instances: its target group, its Auto Scaling group, its tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harbormaster.clients import client
+from harbormaster.config.models import Ec2Target
+from harbormaster.deploy.exceptions import DeployError
+
+ENVIRONMENT_TAG = "harbormaster:environment"
+
+
+def target_group_arn(target: Ec2Target) -> str:
+    if target.target_group_arn:
+        return target.target_group_arn
+    try:
+        groups = client("elbv2").describe_target_groups(Names=[target.target_group_name])["TargetGroups"]
+    except client("elbv2").exceptions.TargetGroupNotFoundException:
+        raise DeployError(f"target group {target.target_group_name!r} does not exist") from None
+    return str(groups[0]["TargetGroupArn"])
+
+
+def instances(target: Ec2Target, group_arn: str) -> list[str]:
+    """Running instances of the environment: registered in the target group, members of the ASG,
+    and/or matching the tag selector (the union; the selector also filters when alone)."""
+    found: set[str] = set()
+    health = client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+    found.update(d["Target"]["Id"] for d in health if d["Target"]["Id"].startswith("i-"))
+    if target.auto_scaling_group:
+        paginator = client("autoscaling").get_paginator("describe_auto_scaling_groups")
+        for page in paginator.paginate(AutoScalingGroupNames=[target.auto_scaling_group]):
+            for group in page["AutoScalingGroups"]:
+                found.update(i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService")
+    if target.instances:
+        filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in target.instances.tag.items()]
+        found.update(_running(filters))
+    return sorted(found & set(_running([{"Name": "instance-id", "Values": sorted(found)}]))) if found else []
+
+
+def environment_of(instance_id: str) -> str | None:
+    """The `harbormaster:environment` tag of an instance (SendCommand is only allowed on tagged ones)."""
+    reservations = client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
+    for reservation in reservations:
+        for instance in reservation["Instances"]:
+            for tag in instance.get("Tags", []):
+                if tag["Key"] == ENVIRONMENT_TAG:
+                    return str(tag["Value"])
+    return None
+
+
+def instance_state(instance_id: str) -> str:
+    try:
+        reservations = client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
+    except client("ec2").exceptions.ClientError as exc:
+        if "InvalidInstanceID" in exc.response["Error"]["Code"]:
+            return "gone"
+        raise
+    return str(reservations[0]["Instances"][0]["State"]["Name"]) if reservations else "gone"
+
+
+def _running(filters: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    paginator = client("ec2").get_paginator("describe_instances")
+    for page in paginator.paginate(Filters=[*filters, {"Name": "instance-state-name", "Values": ["running"]}]):
+        for reservation in page["Reservations"]:
+            found.update(i["InstanceId"] for i in reservation["Instances"])
+    return found

@@ -1,0 +1,140 @@
+"""The release ledger in the single table.
+
+ENV#<env> / RELEASE#<release id>   one record per deploy attempt (ids sort by time)
+ENV#<env> / CURRENT                the last known-good release
+ENV#<env> / PENDING                the newest image waiting behind a running deploy
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import table
+
+TABLE_ENV = "TABLE_NAME"
+
+
+def _table() -> Any:
+    return table(os.environ[TABLE_ENV])
+
+
+def _pk(environment: str) -> str:
+    return f"ENV#{environment}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB numbers come back as Decimal and sets as set: make them JSON-friendly."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if isinstance(value, Decimal):
+            out[key] = int(value) if value == value.to_integral_value() else float(value)
+        elif isinstance(value, set):
+            out[key] = sorted(value)
+        else:
+            out[key] = value
+    return out
+
+
+def record_release(environment: str, release_id: str, fields: dict[str, Any]) -> None:
+    """Write the release record (a queued release is rewritten when it finally runs)."""
+    item = {
+        "pk": _pk(environment),
+        "sk": f"RELEASE#{release_id}",
+        "release_id": release_id,
+        "environment": environment,
+        "recorded_at": now_iso(),
+        **fields,
+    }
+    _table().put_item(Item={k: v for k, v in item.items() if v is not None})
+
+
+def update_release(environment: str, release_id: str, **fields: Any) -> None:
+    names = {f"#{k}": k for k in fields}
+    values = {f":{k}": v for k, v in fields.items()}
+    _table().update_item(
+        Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
+        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def add_touched(environment: str, release_id: str, instance_id: str) -> None:
+    """Remember an instance this release took out of service (the revert puts it back)."""
+    _table().update_item(
+        Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
+        UpdateExpression="ADD touched :i",
+        ExpressionAttributeValues={":i": {instance_id}},
+    )
+
+
+def count_done(environment: str, release_id: str) -> None:
+    _table().update_item(
+        Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
+        UpdateExpression="ADD instances_done :one",
+        ExpressionAttributeValues={":one": 1},
+    )
+
+
+def get_release(environment: str, release_id: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"}, ConsistentRead=True)
+    return _plain(item["Item"]) if "Item" in item else None
+
+
+def history(environment: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest first."""
+    response = _table().query(
+        KeyConditionExpression=Key("pk").eq(_pk(environment)) & Key("sk").begins_with("RELEASE#"),
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [_plain(item) for item in response["Items"]]
+
+
+def current(environment: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _pk(environment), "sk": "CURRENT"}, ConsistentRead=True)
+    return _plain(item["Item"]) if "Item" in item else None
+
+
+def set_current(environment: str, release: dict[str, Any]) -> None:
+    keep = {k: release[k] for k in ("release_id", "digest", "tag", "image_uri", "repository") if k in release}
+    _table().put_item(Item={"pk": _pk(environment), "sk": "CURRENT", "updated_at": now_iso(), **keep})
+
+
+def put_pending(environment: str, request: dict[str, Any]) -> dict[str, Any] | None:
+    """Queue `request` behind the running deploy; return the request it replaced (if any).
+
+    Newest wins: an older request never replaces a newer one (it is returned as replaced instead).
+    """
+    item = {"pk": _pk(environment), "sk": "PENDING", "request": request, "requested_at": request["requested_at"]}
+    try:
+        old = (
+            _table()
+            .put_item(
+                Item=item,
+                ReturnValues="ALL_OLD",
+                ConditionExpression="attribute_not_exists(sk) OR requested_at <= :at",
+                ExpressionAttributeValues={":at": request["requested_at"]},
+            )
+            .get("Attributes")
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return request  # a newer image is already waiting: this one is the one skipped
+    return dict(old["request"]) if old else None
+
+
+def take_pending(environment: str) -> dict[str, Any] | None:
+    old = _table().delete_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ReturnValues="ALL_OLD")
+    return dict(old["Attributes"]["request"]) if "Attributes" in old else None

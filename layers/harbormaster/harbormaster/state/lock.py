@@ -1,0 +1,92 @@
+"""One deploy per environment: `ENV#<env> / LOCK` holds the owning execution's ARN.
+
+A lock whose execution is no longer RUNNING is stale and is taken over (conditionally, so two
+contenders cannot both win).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import client
+from harbormaster.state.ledger import _pk, _table, now_iso
+
+
+class LockHeld(Exception):
+    """Another running execution holds the environment's lock."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        super().__init__(f"the deploy lock is held by {owner}")
+
+
+def acquire(environment: str, owner: str, release_id: str) -> str | None:
+    """Take the lock for `owner`. Returns the stale owner taken over, if any; raises LockHeld."""
+    key = {"pk": _pk(environment), "sk": "LOCK"}
+    item = {**key, "owner": owner, "release_id": release_id, "acquired_at": now_iso()}
+    try:
+        _table().put_item(
+            Item=item,
+            ConditionExpression="attribute_not_exists(sk) OR #o = :me",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":me": owner},
+        )
+        return None
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    holder = _holder(environment)
+    if holder is None:
+        return acquire(environment, owner, release_id)  # released meanwhile
+    if _is_running(holder):
+        raise LockHeld(holder)
+    try:
+        _table().put_item(
+            Item=item,
+            ConditionExpression="#o = :stale",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":stale": holder},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise LockHeld(_holder(environment) or "another execution") from None
+    return holder
+
+
+def release(environment: str, owner: str) -> bool:
+    """Release the lock if `owner` still holds it."""
+    try:
+        _table().delete_item(
+            Key={"pk": _pk(environment), "sk": "LOCK"},
+            ConditionExpression="#o = :me",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":me": owner},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def holder(environment: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _pk(environment), "sk": "LOCK"}, ConsistentRead=True)
+    return item.get("Item")
+
+
+def _holder(environment: str) -> str | None:
+    item = holder(environment)
+    return str(item["owner"]) if item else None
+
+
+def _is_running(execution_arn: str) -> bool:
+    try:
+        status = client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return False
+        raise
+    return bool(status == "RUNNING")
