@@ -80,12 +80,13 @@ class Rollout(_Model):
         return value
 
 
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]
+
+
 class ScanGate(_Model):
     """Refuse images whose ECR scan found vulnerabilities of these severities."""
 
-    block_on: list[Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]] = Field(
-        default_factory=lambda: ["CRITICAL"]
-    )
+    block_on: list[Severity] = Field(default_factory=lambda: list[Severity](["CRITICAL"]))
     require_scan: bool = False
 
 

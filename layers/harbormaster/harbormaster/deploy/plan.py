@@ -11,7 +11,7 @@ class PlanError(ValueError):
 
 def batch_size(total: int, batch: int | str, min_healthy_percent: float) -> int:
     """Instances per batch: `batch` (a count or "25%"), capped so that at least
-    ceil(total × min_healthy) stay in service while a batch is out."""
+    ceil(total * min_healthy) stay in service while a batch is out."""
     if total <= 0:
         return 0
     wanted = math.ceil(total * float(batch[:-1]) / 100) if isinstance(batch, str) else int(batch)

@@ -107,7 +107,9 @@ def current(environment: str) -> dict[str, Any] | None:
 
 
 def set_current(environment: str, release: dict[str, Any]) -> None:
-    keep = {k: release[k] for k in ("release_id", "digest", "tag", "image_uri", "repository") if k in release}
+    keep: dict[str, Any] = {
+        k: release[k] for k in ("release_id", "digest", "tag", "image_uri", "repository") if k in release
+    }
     _table().put_item(Item={"pk": _pk(environment), "sk": "CURRENT", "updated_at": now_iso(), **keep})
 
 

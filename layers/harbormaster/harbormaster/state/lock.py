@@ -73,8 +73,10 @@ def release(environment: str, owner: str) -> bool:
 
 
 def holder(environment: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"pk": _pk(environment), "sk": "LOCK"}, ConsistentRead=True)
-    return item.get("Item")
+    item: dict[str, Any] | None = (
+        _table().get_item(Key={"pk": _pk(environment), "sk": "LOCK"}, ConsistentRead=True).get("Item")
+    )
+    return item
 
 
 def _holder(environment: str) -> str | None:
