@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def engine() -> Iterator[LocalEngine]:
-    with LocalEngine() as running:
+    with LocalEngine(seed=True, slack_messages_per_second=1000) as running:
         yield running
 
 

@@ -19,6 +19,7 @@ def test_send_event_runs_the_first_path(capsys: pytest.CaptureFixture[str]) -> N
     assert "λ RouterFunction" in out
     assert "sample-7f5b2640fe6fb4f4: SUCCEEDED" in out
     assert "✉ slack #deployments [200 ok]: 🚀 Deploy started — sample" in out
+    assert "✅ Deploy succeeded — sample" in out
 
 
 def test_send_event_matching_no_rule_says_so_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

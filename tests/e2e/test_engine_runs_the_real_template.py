@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def push(project: Path) -> tuple[LocalEngine, object]:
-    engine = LocalEngine(template=project / "template.yaml", config=project / "harbormaster.yaml")
+    engine = LocalEngine(template=project / "template.yaml", config=project / "harbormaster.yaml", seed=True)
     engine.start()
     _, report = engine.push_image("tpt-api-dev", "dev-1")
     return engine, report
@@ -23,7 +23,7 @@ def test_the_unbroken_copy_deploys(project_copy: Path) -> None:
     engine, report = push(project_copy)
     try:
         assert [e.status for e in report.executions] == ["SUCCEEDED"]
-        assert len(engine.slack.delivered()) == 1
+        assert len(engine.slack.delivered()) == 2  # started, succeeded
     finally:
         engine.stop()
 

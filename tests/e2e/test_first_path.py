@@ -19,18 +19,22 @@ def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine
     report = engine.send_event(json.loads(SAMPLE_PUSH.read_text()))
 
     assert [d.target_arn.split(":")[-1] for d in report.bus.deliveries] == [engine.stack.physical_ids["RouterFunction"]]
-    assert [i.logical_id for i in report.invocations if not i.failed] == [
+    assert not [i for i in report.invocations if i.failed]
+    assert {i.logical_id for i in report.invocations} == {
         "RouterFunction",
         "PrepareFunction",
         "NotifyFunction",
+        "PublishFunction",
+        "InstanceStepFunction",
+        "FinalizeFunction",
         "SlackForwarderFunction",
-    ]
+    }
     [execution] = report.executions
     assert execution.status == "SUCCEEDED"
     assert execution.name == "sample-7f5b2640fe6fb4f4"
-    [message] = engine.slack.delivered("deployments")
-    assert "Deploy started" in message.body["text"]
-    assert "sha256:7f5b2640fe6f" in json.dumps(message.body)
+    started, succeeded = engine.slack.delivered("deployments")
+    assert "Deploy started" in started.body["text"] and "Deploy succeeded" in succeeded.body["text"]
+    assert "sha256:7f5b2640fe6f" in json.dumps(started.body)
 
 
 def test_the_same_event_twice_starts_one_execution(engine: LocalEngine) -> None:
@@ -48,13 +52,14 @@ def test_a_missing_image_fails_the_deploy_and_says_why_in_slack(engine: LocalEng
     request = json.loads((Path(__file__).resolve().parents[2] / "events" / "deploy-request.json").read_text())
     sfn = boto3.client("stepfunctions")
     sfn.start_execution(
-        stateMachineArn=engine.stack.state_machines["DeployStateMachine"], input=json.dumps({"request": request})
+        stateMachineArn=engine.stack.state_machines["DeployStateMachine"],
+        input=json.dumps({"request": request["request"]}),
     )
     engine.settle()
 
     [execution] = engine.executions()
     assert execution.status == "FAILED"
-    assert execution.error == "ImageNotFound"
+    assert execution.error == "DeployFailed"
     [message] = engine.slack.delivered("critical")
     assert "Deploy failed" in message.body["text"]
     assert "is not in ECR" in json.dumps(message.body)

@@ -44,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file", nargs="?", type=Path, help="default: $HARBORMASTER_CONFIG or ./harbormaster.yaml")
     validate.set_defaults(run=_config_validate)
 
+    deploy = commands.add_parser("deploy", help="deploy a tag or digest to an environment now")
+    deploy.add_argument("environment")
+    deploy.add_argument("image", help="a tag (v1.2.3) or a digest (sha256:...)")
+    deploy.add_argument("--force", action="store_true", help="deploy even a quarantined digest")
+    _stack_options(deploy)
+    deploy.set_defaults(run=_deploy)
+    status = commands.add_parser("status", help="current release and running deploy, per environment")
+    status.add_argument("environment", nargs="?")
+    _stack_options(status)
+    status.set_defaults(run=_status)
+    history = commands.add_parser("history", help="the release ledger of an environment, newest first")
+    history.add_argument("environment")
+    history.add_argument("--limit", type=int, default=20)
+    _stack_options(history)
+    history.set_defaults(run=_history)
+
     local = commands.add_parser("local", help="run the real template offline (moto, in-process)")
     local_commands = local.add_subparsers(title="local commands")
     invoke = local_commands.add_parser("invoke", help="invoke one function like `sam local invoke`")
@@ -59,6 +75,57 @@ def _parser() -> argparse.ArgumentParser:
     _engine_options(demo)
     demo.set_defaults(run=_local_demo)
     return parser
+
+
+def _stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", help="CloudFormation stack name (default: $HARBORMASTER_STACK or harbormaster)")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="default: $HARBORMASTER_CONFIG or ./harbormaster.yaml"
+    )
+    parser.add_argument("--output", choices=["table", "json"], default="table")
+
+
+def _operator_config(args: argparse.Namespace) -> Any:
+    file = args.config or (config_path() if os.environ.get(CONFIG_ENV) else Path("harbormaster.yaml"))
+    return load_config(str(file))
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops
+
+    try:
+        stack = ops.Stack.find(args.stack)
+        arn = ops.start_deploy(_operator_config(args), stack, args.environment, args.image, args.force)
+    except ops.OperatorError as exc:
+        raise BadInput(str(exc)) from None
+    print(json.dumps({"execution_arn": arn}) if args.output == "json" else f"started {arn}")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops
+
+    try:
+        ops.Stack.find(args.stack)
+        rows = ops.status_rows(_operator_config(args), args.environment)
+    except ops.OperatorError as exc:
+        raise BadInput(str(exc)) from None
+    columns = ["environment", "current_release", "current_image", "deploying", "progress"]
+    print(json.dumps(rows, indent=2) if args.output == "json" else ops.table(rows, columns))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops
+
+    try:
+        ops.Stack.find(args.stack)
+    except ops.OperatorError as exc:
+        raise BadInput(str(exc)) from None
+    rows = ops.history_rows(args.environment, args.limit)
+    columns = ["release_id", "status", "tag", "trigger", "actor", "phase", "duration_seconds", "reason"]
+    print(json.dumps(rows, indent=2, default=str) if args.output == "json" else ops.table(rows, columns))
+    return EXIT_OK
 
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +164,10 @@ def _engine(args: argparse.Namespace) -> Any:
     from harbormaster.local import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LocalEngine
 
     return LocalEngine(
-        template=args.template or DEFAULT_TEMPLATE, config=args.config or DEFAULT_CONFIG, echo_logs=args.logs
+        template=args.template or DEFAULT_TEMPLATE,
+        config=args.config or DEFAULT_CONFIG,
+        echo_logs=args.logs,
+        seed=True,
     )
 
 

@@ -43,7 +43,8 @@ def _start(task: InstanceTask, now: datetime) -> InstanceTask:
     tagged = environment_of(task.instance_id)
     if tagged != task.environment:
         return _fail(task, f"{task.instance_id} is not tagged {ENVIRONMENT_TAG}={task.environment} (found {tagged!r})")
-    client("elbv2").deregister_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
+    if _target_state(task) not in {"unused", "draining"}:  # a revert finds it already out of service
+        client("elbv2").deregister_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
     if task.record_touch:
         ledger.add_touched(task.environment, task.release_id, task.instance_id)
     grace = max(60, 3 * task.poll_seconds)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, TextIO
 
+import boto3
+
+from harbormaster.config import load_config
 from harbormaster.local.engine import LocalEngine, Report
+from harbormaster.local.runtime import Invocation
 
 
 def slack_as_text(body: Any) -> str:
@@ -25,36 +30,88 @@ def slack_as_text(body: Any) -> str:
 
 
 def run_demo(engine: LocalEngine, out: TextIO) -> None:
-    def say(text: str) -> None:
+    def say(text: str = "") -> None:
         print(text, file=out, flush=True)
 
-    def show(report: Report) -> None:
+    def show(report: Report, slack: bool = True) -> None:
         say(report.summary())
-        for request in report.slack:
+        for request in report.slack if slack else []:
             if request.status == 200:
                 say(f"\n  ┌─ Slack #{request.webhook}")
                 for line in slack_as_text(request.body).splitlines():
                     say(f"  │ {line}")
                 say("  └─")
-        say("")
+        say()
+
+    config = load_config(str(engine.config_path))
+    group = _target_group_arn("api-dev-tg")
+    tags: dict[str, str] = {}
+
+    def rollout_timeline(since: int) -> None:
+        say("  rollout, as the ALB saw it (healthy / registered, then the image each instance runs):")
+        points = [p for p in engine.fleet.timeline[since:] if p.target_group == group]
+        members = sorted(set().union(*(p.registered for p in points))) if points else []
+        for point in points:
+            images = " ".join(f"{i[-4:]}={_tag(point.images.get(i, ''), tags)}" for i in members)
+            say(f"    {point.cause.split()[0]:<10} {len(point.healthy)}/{len(point.registered)} healthy   {images}")
+        say()
 
     say("Harbormaster local demo — the real template.yaml, provisioned in moto, run in this process.")
     say(f"  template: {engine.template}\n  config:   {engine.config_path}")
     say(f"  functions: {', '.join(sorted(engine.stack.functions))}")
-    say(f"  state machines: {', '.join(sorted(engine.stack.state_machines))}\n")
+    say(
+        f"  fleet: api-dev has {len(_registered(group))} instances behind api-dev-tg "
+        f"(rollout: batch {config.environments['api-dev'].rollout.batch}, "
+        f"min_healthy {config.environments['api-dev'].rollout.min_healthy:g}%)\n"
+    )
 
-    say("1. CI pushes tpt-api-dev:dev-42 to ECR. The ECR rule routes it to api-dev and a deploy starts.")
-    _, report = engine.push_image("tpt-api-dev", "dev-42", content="demo-dev-42")
-    show(report)
+    say("1. CI pushes tpt-api-dev:dev-42. The ECR rule → router → deploy state machine rolls it across the fleet.")
+    mark = len(engine.fleet.timeline)
+    digest, report = engine.push_image("tpt-api-dev", "dev-42", content="demo-dev-42")
+    tags[digest] = "dev-42"
+    show(_without_steps(report))
+    rollout_timeline(mark)
 
-    say("2. EventBridge delivers the same push event again (at-least-once). Nothing starts twice.")
+    say("2. EventBridge delivers the same push again (at-least-once): nothing starts twice.")
     event = report.bus.event if report.bus else {}
     show(engine.send_event(json.loads(json.dumps(event))))
 
-    say("3. A push to a repository no environment watches is ignored, with a log line saying why.")
+    say("3. dev-43 is pushed, but its container never becomes healthy.")
+    bad = "sha256:" + "b" * 64
+    tags[bad] = "dev-43"
+    uri = f"123456789012.dkr.ecr.{engine_region()}.amazonaws.com/tpt-api-dev@{bad}"
+    engine.fleet.bad_image(uri)
+    mark = len(engine.fleet.timeline)
+    show(
+        _without_steps(
+            engine.send_event(
+                {
+                    "source": "aws.ecr",
+                    "detail-type": "ECR Image Action",
+                    "detail": {
+                        "result": "SUCCESS",
+                        "repository-name": "tpt-api-dev",
+                        "image-digest": bad,
+                        "action-type": "PUSH",
+                        "image-tag": "dev-43",
+                    },
+                }
+            )
+        )
+    )
+    rollout_timeline(mark)
+    say("   the ledger (`harbormaster history api-dev`):")
+    os.environ["TABLE_NAME"] = engine.stack.outputs["TableName"]
+    from harbormaster.cli.ops import history_rows, table
+
+    for line in table(history_rows("api-dev"), ["release_id", "status", "tag", "phase", "reason"]).splitlines():
+        say(f"   {line[:150]}")
+    say()
+
+    say("4. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("4. An event no rule matches (a CloudWatch alarm; the rollback issue adds that rule).")
+    say("5. An event no rule matches (a CloudWatch alarm: the rollback issue adds that rule).")
     show(
         engine.send_event(
             {
@@ -64,5 +121,34 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:
             }
         )
     )
-    sent = engine.slack.delivered()
-    say(f"Slack received {len(sent)} message(s); every function ran from the working tree.")
+    say(f"Slack received {len(engine.slack.delivered())} message(s); every function ran from the working tree.")
+
+
+def engine_region() -> str:
+    return os.environ.get("AWS_REGION", "ap-northeast-2")
+
+
+def _without_steps(report: Report) -> Report:
+    """The report without the many per-instance step invocations (summarised as one line)."""
+    steps = [i for i in report.invocations if i.logical_id == "InstanceStepFunction"]
+    others = [i for i in report.invocations if i.logical_id != "InstanceStepFunction"]
+    if steps:
+        failed = sum(1 for i in steps if i.failed)
+        label = f"InstanceStepFunction x{len(steps)}" + (f" ({failed} failed)" if failed else "")
+        summary = Invocation(label, None, duration_ms=sum(i.duration_ms for i in steps))
+        others.append(summary)
+    return Report(bus=report.bus, invocations=others, executions=report.executions, slack=report.slack)
+
+
+def _tag(image: str, tags: dict[str, str]) -> str:
+    digest = image.rsplit("@", 1)[-1]
+    return tags.get(digest, image.rsplit(":", 1)[-1] if ":bootstrap" in image else digest[:14])
+
+
+def _target_group_arn(name: str) -> str:
+    return str(boto3.client("elbv2").describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"])
+
+
+def _registered(group: str) -> list[str]:
+    described = boto3.client("elbv2").describe_target_health(TargetGroupArn=group)
+    return [d["Target"]["Id"] for d in described["TargetHealthDescriptions"]]

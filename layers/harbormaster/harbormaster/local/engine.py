@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -23,11 +24,12 @@ from unittest import mock
 import boto3
 
 from harbormaster.clients import reset_clients
-from harbormaster.config import load_config
+from harbormaster.config import HarbormasterConfig, load_config
+from harbormaster.config.models import Ec2Target
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
 from harbormaster.local.fleet import Fleet
-from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture
+from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture, StdoutRouter
 from harbormaster.local.slack_sink import SinkRequest, SlackSink
 from harbormaster.local.stack import ProvisionedStack, provision
 
@@ -110,14 +112,17 @@ class LocalEngine:
         slack_messages_per_second: float = 1.0,
         echo_logs: bool = False,
         start_time: datetime | None = None,
+        seed: bool = False,
     ) -> None:
         self.template = Path(template)
         self.config_path = Path(config).resolve()
         self.slack = SlackSink(messages_per_second=slack_messages_per_second)
         self.logs = LogCapture(echo=echo_logs)
         self.clock = VirtualClock(start_time)
+        self.seed = seed
         self._saved_env: dict[str, str] | None = None
         self._patches: list[Any] = []
+        self._real_stdout: Any = sys.stdout
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
         self.bus: EventBus
@@ -147,12 +152,16 @@ class LocalEngine:
                 self.stack, dict(_LOCAL_ENV), {"HARBORMASTER_CONFIG": str(self.config_path)}, self.logs
             )
             self._route_moto_lambda_invocations()
+            self._real_stdout = sys.stdout
+            sys.stdout = StdoutRouter(sys.stdout, self.logs, self.runtime.invoking)
             self._capture_powertools_logs()
             self.bus = EventBus(self.runtime, REGION)
             self.fleet = Fleet(REGION).install()
             self._patches.append(self.fleet)
             self.slack.start()
             self._seed_slack_webhooks(config.slack.routes)
+            if self.seed:
+                self._seed_fleets(config)
         except BaseException:
             self.stop()
             raise
@@ -162,6 +171,8 @@ class LocalEngine:
             self._wait_for_executions()
         if self.slack._thread.is_alive():
             self.slack.stop()
+        if isinstance(sys.stdout, StdoutRouter):
+            sys.stdout = self._real_stdout
         for patcher in reversed(self._patches):
             if isinstance(patcher, Fleet):
                 patcher.uninstall()
@@ -175,20 +186,24 @@ class LocalEngine:
             self._saved_env = None
 
     # ------------------------------------------------------------------ stimuli
-    def send_event(self, event: Any) -> Report:
-        """Put an event on the default bus and follow everything it triggers to completion."""
+    def send_event(self, event: Any, wait: bool = True) -> Report:
+        """Put an event on the default bus and follow everything it triggers to completion
+        (`wait=False`: return once the targets were invoked, executions still running)."""
         full = normalise(event, ACCOUNT, REGION)
         with self._recording() as report:
             self._materialise(full)
             report.bus = self.bus.put(full)
-            self.settle()
+            if wait:
+                self.settle()
         return report
 
     def invoke(self, function: str, event: Any) -> Invocation:
         """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
         return self.runtime.invoke(function, event)
 
-    def push_image(self, repository: str, tag: str, content: str | None = None) -> tuple[str, Report]:
+    def push_image(
+        self, repository: str, tag: str, content: str | None = None, wait: bool = True
+    ) -> tuple[str, Report]:
         """Push an image (a manifest in moto's ECR) and deliver the `ECR Image Action` event."""
         digest = "sha256:" + hashlib.sha256((content or f"{repository}:{tag}:{time.time_ns()}").encode()).hexdigest()
         event = {
@@ -202,7 +217,7 @@ class LocalEngine:
                 "image-tag": tag,
             },
         }
-        return digest, self.send_event(event)
+        return digest, self.send_event(event, wait=wait)
 
     def advance(self, delta: timedelta) -> Report:
         """Move the virtual clock, firing every EventBridge Scheduler schedule that falls due."""
@@ -354,6 +369,22 @@ class LocalEngine:
         secrets = boto3.client("secretsmanager", region_name=REGION)
         for name, route in routes.items():
             secrets.create_secret(Name=route.webhook_secret, SecretString=self.slack.webhook_url(name))
+
+    def _seed_fleets(self, config: HarbormasterConfig, per_environment: int = 2) -> None:
+        """A world for the configuration: each EC2 environment gets its target group and
+        `per_environment` tagged instances running a bootstrap image."""
+        for name, environment in config.environments.items():
+            target = environment.target
+            if not isinstance(target, Ec2Target) or not target.target_group_name:
+                continue
+            group = self.fleet.target_group(
+                target.target_group_name,
+                port=environment.container.port,
+                health_path=environment.container.health_path,
+                environment=name,
+            )
+            tags = {"harbormaster:environment": name, **(target.instances.tag if target.instances else {})}
+            self.fleet.launch(per_environment, f"{environment.repository}:bootstrap", tags=tags, target_group=group)
 
     def _materialise(self, event: dict[str, Any]) -> None:
         """An `ECR Image Action` PUSH means the image is in ECR: make it so in moto."""

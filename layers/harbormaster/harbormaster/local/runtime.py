@@ -70,6 +70,24 @@ class LogCapture(io.TextIOBase):
         return "\n".join(self.lines)
 
 
+class StdoutRouter(io.TextIOBase):
+    """Installed as sys.stdout for the engine's life: what a handler prints during an invocation
+    (Powertools Metrics prints its EMF JSON) goes to the logs, as in Lambda; the rest (the CLI's
+    output) goes to the real stdout. Per thread, because Step Functions invokes from workers."""
+
+    def __init__(self, real: Any, logs: LogCapture, invoking: threading.local) -> None:
+        self.real = real
+        self.logs = logs
+        self.invoking = invoking
+
+    def write(self, text: str) -> int:
+        target = self.logs if getattr(self.invoking, "active", False) else self.real
+        return int(target.write(text))
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
 class LambdaRuntime:
     """One warm container per function: a module loaded once, invoked under its own environment.
 
@@ -88,6 +106,7 @@ class LambdaRuntime:
         self.listeners: list[Callable[[Invocation], None]] = []
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.RLock()
+        self.invoking = threading.local()
 
     def invoke(self, ref: str, event: Any) -> Invocation:
         function = self.stack.function(ref)
@@ -96,6 +115,7 @@ class LambdaRuntime:
         # No stdout redirection: it is process-wide and Step Functions calls in from worker threads.
         # Powertools' Logger writes to `logs` (the engine points its handler there).
         with self._lock, self.environment(function):
+            self.invoking.active = True
             try:
                 handler = self._handler(function)
                 context = LambdaContext(
@@ -113,6 +133,8 @@ class LambdaRuntime:
                     "errorType": type(exc).__name__,
                     "stackTrace": traceback.format_exception(exc)[-6:],
                 }
+            finally:
+                self.invoking.active = False
         record.duration_ms = (time.perf_counter() - started) * 1000
         self.invocations.append(record)
         for listener in self.listeners:
@@ -139,19 +161,21 @@ class LambdaRuntime:
 
     @contextlib.contextmanager
     def environment(self, function: LocalFunction) -> Iterator[None]:
-        saved = dict(os.environ)
-        os.environ.update(self.base_env)
-        os.environ.update(function.environment)
-        os.environ.update(self.overrides)
+        """Give `function` its environment from the template.
+
+        Values are only ever set, never removed: other threads (moto's Step Functions workers, the
+        engine) read os.environ meanwhile, and a key vanishing under them breaks their iteration.
+        The engine restores the process environment when it stops. The price: a handler can also
+        see variables that only other functions define (names do not collide in this template).
+        """
         os.environ.update(
             {
+                **self.base_env,
+                **function.environment,
+                **self.overrides,
                 "AWS_LAMBDA_FUNCTION_NAME": function.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
                 "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             }
         )
-        try:
-            yield
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        yield

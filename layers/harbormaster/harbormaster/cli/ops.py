@@ -1,0 +1,128 @@
+"""Operator commands against a deployed stack (AWS, or moto inside the local engine)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from harbormaster.clients import client
+from harbormaster.config import HarbormasterConfig
+from harbormaster.deploy import DeployRequest, execution_name
+from harbormaster.notify.events import ImageRef
+from harbormaster.state import ledger, lock
+
+STACK_ENV = "HARBORMASTER_STACK"
+
+
+class OperatorError(Exception):
+    """The command cannot do what was asked (unknown environment, image, stack)."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    table_name: str
+    state_machine_arn: str
+
+    @classmethod
+    def find(cls, name: str | None = None) -> Stack:
+        stack_name = name or os.environ.get(STACK_ENV) or "harbormaster"
+        try:
+            described = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        except client("cloudformation").exceptions.ClientError as exc:
+            raise OperatorError(f"no stack {stack_name!r}: {exc.response['Error']['Message']}") from None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        stack = cls(outputs["TableName"], outputs["DeployStateMachineArn"])
+        os.environ[ledger.TABLE_ENV] = stack.table_name  # the ledger reads it, as in Lambda
+        return stack
+
+
+def history_rows(environment: str, limit: int = 20) -> list[dict[str, Any]]:
+    return ledger.history(environment, limit)
+
+
+def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for name in [only] if only else sorted(config.environments):
+        if name not in config.environments:
+            raise OperatorError(f"environment {name!r} is not in the configuration")
+        current = ledger.current(name) or {}
+        holder = lock.holder(name)
+        running = ledger.get_release(name, str(holder["release_id"])) if holder else None
+        rows.append(
+            {
+                "environment": name,
+                "current_release": current.get("release_id"),
+                "current_image": _short(current.get("tag"), current.get("digest")),
+                "deploying": _short(running.get("tag"), running.get("digest")) if running else None,
+                "progress": f"{running.get('instances_done', 0)}/{running.get('instances_total', 0)}"
+                if running
+                else None,
+            }
+        )
+    return rows
+
+
+def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, image: str, force: bool) -> str:
+    """Start a manual deploy of a tag or digest; return the execution ARN."""
+    env = config.environments.get(environment)
+    if env is None:
+        raise OperatorError(f"environment {environment!r} is not in the configuration")
+    digest, tag = _resolve(env.repository, image)
+    request = DeployRequest(
+        environment=environment,
+        image=ImageRef(repository=env.repository, tag=tag, digest=digest),
+        trigger="manual",
+        actor=_who(),
+        requested_at=datetime.now(UTC),
+        force=force,
+    )
+    name = f"{execution_name(environment, digest)}-m{datetime.now(UTC):%Y%m%d%H%M%S}"
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name=name,
+        input=json.dumps({"request": request.model_dump(mode="json")}),
+    )
+    return str(response["executionArn"])
+
+
+def _resolve(repository: str, image: str) -> tuple[str, str | None]:
+    ecr = client("ecr")
+    image_id = {"imageDigest": image} if image.startswith("sha256:") else {"imageTag": image}
+    try:
+        found = ecr.describe_images(repositoryName=repository, imageIds=[image_id])["imageDetails"][0]
+    except ecr.exceptions.ClientError as exc:
+        raise OperatorError(f"{repository}:{image} is not in ECR ({exc.response['Error']['Code']})") from None
+    tags = found.get("imageTags") or [None]
+    return str(found["imageDigest"]), image if "imageTag" in image_id else tags[0]
+
+
+def _who() -> str:
+    try:
+        return str(client("sts").get_caller_identity()["Arn"].rsplit("/", 1)[-1])
+    except Exception:
+        return getpass.getuser()
+
+
+def _short(tag: str | None, digest: str | None) -> str | None:
+    if not digest:
+        return None
+    return f"{tag or '-'} ({digest[:19]})"
+
+
+def _cell(value: Any, width: int = 100) -> str:
+    """One line per row: newlines shown as ⏎, long text cut."""
+    text = "-" if value is None else str(value).replace("\n", " ⏎ ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain-text table, columns as given."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)

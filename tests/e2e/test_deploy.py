@@ -1,0 +1,158 @@
+"""Deploy on push, through the local engine on the real template and ASL (issue: deploy on push)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from harbormaster.cli.main import main
+from tests.e2e.deploy_world import ENV, REPO, World, config, start_world
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    started = start_world(tmp_path)
+    yield started
+    started.engine.stop()
+
+
+def history(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    capsys.readouterr()
+    assert main(["history", ENV, "--output", "json"]) == 0
+    return list(json.loads(capsys.readouterr().out))
+
+
+def lock_item() -> dict[str, object] | None:
+    table = boto3.resource("dynamodb").Table(boto3.client("dynamodb").list_tables()["TableNames"][0])
+    return table.get_item(Key={"pk": f"ENV#{ENV}", "sk": "LOCK"}).get("Item")
+
+
+def test_a_push_rolls_the_whole_fleet_never_below_min_healthy(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    digest, report = world.engine.push_image(REPO, "v2")
+
+    assert [e.status for e in report.executions] == ["SUCCEEDED"]
+    assert set(world.images().values()) == {world.image(digest)}
+    # The recorded timeline of target states: never fewer healthy registered targets than 50% of 4.
+    assert world.engine.fleet.min_healthy_seen(world.target_group) >= math.ceil(4 * 0.5)
+    assert world.engine.fleet.min_healthy_seen(world.target_group) == 3  # batch: 1
+    [release] = history(capsys)
+    assert (release["status"], release["tag"], release["instances_done"]) == ("SUCCEEDED", "v2", 4)
+    assert lock_item() is None
+    texts = [m.body["text"] for m in world.engine.slack.delivered("deployments")]
+    assert texts[0].startswith("🚀 Deploy started — api-prod") and texts[-1].startswith("✅ Deploy succeeded")
+
+
+def test_an_image_that_never_gets_healthy_fails_in_batch_1_and_is_reverted(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v2, _ = world.engine.push_image(REPO, "v2")
+    v3 = "sha256:" + "3" * 64
+    world.engine.fleet.bad_image(world.image(v3))
+    commands_before = len(world.engine.fleet.commands)
+    report = world.engine.send_event(
+        {
+            "source": "aws.ecr",
+            "detail-type": "ECR Image Action",
+            "detail": {
+                "result": "SUCCESS",
+                "repository-name": REPO,
+                "image-digest": v3,
+                "action-type": "PUSH",
+                "image-tag": "v3",
+            },
+        }
+    )
+
+    first = world.instances[0]
+    assert [e.status for e in report.executions] == ["FAILED"]
+    assert world.images() == dict.fromkeys(world.instances, world.image(v2))  # first is back on v2
+    commanded = {instance for instance, _, _ in world.engine.fleet.commands[commands_before:]}
+    assert commanded == {first}  # the others were never touched
+    failed = history(capsys)[0]
+    assert failed["status"] == "FAILED" and failed["phase"] == "rollout"
+    assert "batch 1" in failed["reason"] and "did not become healthy" in failed["reason"]
+    assert failed["reverted"] == [first]
+    assert lock_item() is None
+    [alert] = world.engine.slack.delivered("critical")
+    assert "Deploy failed — api-prod" in alert.body["text"] and "did not become healthy" in json.dumps(alert.body)
+    parameter = boto3.client("ssm").get_parameter(Name=f"/harbormaster/{ENV}/image")["Parameter"]["Value"]
+    assert parameter == world.image(v2)  # instances the ASG launches get the good image again
+
+
+def test_a_failing_ssm_command(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.engine.push_image(REPO, "v2")
+    world.engine.fleet.fail_next_command(world.instances[0])
+    _, report = world.engine.push_image(REPO, "v3")
+    assert [e.status for e in report.executions] == ["FAILED"]
+    failed = history(capsys)[0]
+    assert "simulated failure" in failed["reason"] and failed["status"] == "FAILED"
+    assert lock_item() is None
+
+
+def test_a_target_that_never_turns_healthy_times_out(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    v2, _ = world.engine.push_image(REPO, "v2")
+    world.engine.fleet.never_healthy(world.instances[0])
+    _, report = world.engine.push_image(REPO, "v3")
+    assert [e.status for e in report.executions] == ["FAILED"]
+    assert "did not become healthy in the target group within 2s" in history(capsys)[0]["reason"]
+    assert world.images()[world.instances[1]] == world.image(v2)
+
+
+def test_throttling_on_describe_target_health_is_absorbed(world: World) -> None:
+    world.engine.fleet.throttle("elbv2", "DescribeTargetHealth", times=4)
+    digest, report = world.engine.push_image(REPO, "v2")
+    assert [e.status for e in report.executions] == ["SUCCEEDED"]
+    assert set(world.images().values()) == {world.image(digest)}
+    assert world.engine.fleet.faults.throttles[("elbv2", "DescribeTargetHealth")] == 0
+
+
+def test_an_instance_terminated_mid_deploy_is_skipped(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    gone = world.instances[2]
+    world.engine.fleet.terminate_when_commanded(gone)
+    digest, report = world.engine.push_image(REPO, "v2")
+    assert [e.status for e in report.executions] == ["SUCCEEDED"]
+    assert {i for i, image in world.images().items() if image == world.image(digest)} == set(world.instances) - {gone}
+    assert history(capsys)[0]["instances_done"] == 3
+
+
+def test_pushes_during_a_deploy_wait_and_the_newest_wins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    slow = start_world(tmp_path, config=config(drain_seconds=1))
+    try:
+        engine = slow.engine
+        engine.push_image(REPO, "v2", wait=False)
+        engine.push_image(REPO, "v3", wait=False)
+        v4, _ = engine.push_image(REPO, "v4", wait=False)
+        engine.settle()
+
+        by_tag = {r["tag"]: r["status"] for r in history(capsys)}
+        assert by_tag == {"v2": "SUCCEEDED", "v3": "SKIPPED", "v4": "SUCCEEDED"}
+        assert set(slow.images().values()) == {slow.image(v4)}
+        assert sorted(e.status for e in engine.executions()) == ["SUCCEEDED"] * 4  # v2, v3 & v4 queued, v4 run
+    finally:
+        slow.engine.stop()
+
+
+def test_the_same_push_twice_starts_one_execution(world: World) -> None:
+    digest, _ = world.engine.push_image(REPO, "v2", content="fixed")
+    again = world.engine.send_event(
+        {
+            "source": "aws.ecr",
+            "detail-type": "ECR Image Action",
+            "detail": {
+                "result": "SUCCESS",
+                "repository-name": REPO,
+                "image-digest": digest,
+                "action-type": "PUSH",
+                "image-tag": "v2",
+            },
+        }
+    )
+    assert again.executions == []
+    assert len(world.engine.executions()) == 1
