@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package-lock.json | cksum
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: demo test lint typecheck unit validate build bench setup
+.PHONY: demo test lint typecheck unit validate build bench bench-deploy setup
 
 $(STAMP):
 	python3 -m venv $(VENV)
@@ -42,3 +42,6 @@ build: $(STAMP)
 
 bench: $(STAMP) build
 	$(BIN)/python bench/cold_start.py
+
+bench-deploy: $(STAMP)
+	$(BIN)/python bench/deploy.py

@@ -47,7 +47,6 @@ def _parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", help="deploy a tag or digest to an environment now")
     deploy.add_argument("environment")
     deploy.add_argument("image", help="a tag (v1.2.3) or a digest (sha256:...)")
-    deploy.add_argument("--force", action="store_true", help="deploy even a quarantined digest")
     _stack_options(deploy)
     deploy.set_defaults(run=_deploy)
     status = commands.add_parser("status", help="current release and running deploy, per environment")
@@ -95,7 +94,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
     try:
         stack = ops.Stack.find(args.stack)
-        arn = ops.start_deploy(_operator_config(args), stack, args.environment, args.image, args.force)
+        arn = ops.start_deploy(_operator_config(args), stack, args.environment, args.image)
     except ops.OperatorError as exc:
         raise BadInput(str(exc)) from None
     print(json.dumps({"execution_arn": arn}) if args.output == "json" else f"started {arn}")

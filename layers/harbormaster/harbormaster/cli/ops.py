@@ -66,7 +66,7 @@ def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dic
     return rows
 
 
-def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, image: str, force: bool) -> str:
+def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, image: str) -> str:
     """Start a manual deploy of a tag or digest; return the execution ARN."""
     env = config.environments.get(environment)
     if env is None:
@@ -78,7 +78,6 @@ def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, ima
         trigger="manual",
         actor=_who(),
         requested_at=datetime.now(UTC),
-        force=force,
     )
     name = f"{execution_name(environment, digest)}-m{datetime.now(UTC):%Y%m%d%H%M%S}"
     response = client("stepfunctions").start_execution(

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
 from harbormaster.deploy.models import InstanceTask
-from harbormaster.deploy.targets import ENVIRONMENT_TAG, environment_of, instance_state
+from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
 from harbormaster.state import ledger
 
 DOCUMENT_ENV = "DEPLOY_DOCUMENT_NAME"
@@ -37,10 +37,9 @@ def step(task: InstanceTask, now: datetime | None = None) -> InstanceTask:
 
 
 def _start(task: InstanceTask, now: datetime) -> InstanceTask:
-    state = instance_state(task.instance_id)
+    state, tagged = instance_facts(task.instance_id)
     if state in _GONE:
         return _skip(task, f"instance is {state}: nothing to deploy to")
-    tagged = environment_of(task.instance_id)
     if tagged != task.environment:
         return _fail(task, f"{task.instance_id} is not tagged {ENVIRONMENT_TAG}={task.environment} (found {tagged!r})")
     if _target_state(task) not in {"unused", "draining"}:  # a revert finds it already out of service

@@ -25,7 +25,6 @@ class DeployRequest(BaseModel):
     actor: str = "ecr"
     event_id: str | None = None
     requested_at: datetime
-    force: bool = False
     release_id: str | None = Field(default=None, description="set when a queued request finally runs")
 
 

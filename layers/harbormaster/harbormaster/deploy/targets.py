@@ -38,25 +38,24 @@ def instances(target: Ec2Target, group_arn: str) -> list[str]:
     return sorted(found & set(_running([{"Name": "instance-id", "Values": sorted(found)}]))) if found else []
 
 
-def environment_of(instance_id: str) -> str | None:
-    """The `harbormaster:environment` tag of an instance (SendCommand is only allowed on tagged ones)."""
-    reservations = client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
-    for reservation in reservations:
-        for instance in reservation["Instances"]:
-            for tag in instance.get("Tags", []):
-                if tag["Key"] == ENVIRONMENT_TAG:
-                    return str(tag["Value"])
-    return None
-
-
-def instance_state(instance_id: str) -> str:
+def instance_facts(instance_id: str) -> tuple[str, str | None]:
+    """(state, `harbormaster:environment` tag) of an instance in one call; state "gone" if unknown.
+    SendCommand is only allowed on instances tagged for the environment."""
     try:
         reservations = client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
     except client("ec2").exceptions.ClientError as exc:
         if "InvalidInstanceID" in exc.response["Error"]["Code"]:
-            return "gone"
+            return "gone", None
         raise
-    return str(reservations[0]["Instances"][0]["State"]["Name"]) if reservations else "gone"
+    if not reservations:
+        return "gone", None
+    instance = reservations[0]["Instances"][0]
+    tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+    return str(instance["State"]["Name"]), tags.get(ENVIRONMENT_TAG)
+
+
+def instance_state(instance_id: str) -> str:
+    return instance_facts(instance_id)[0]
 
 
 def _running(filters: list[dict[str, Any]]) -> set[str]:

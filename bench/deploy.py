@@ -1,0 +1,111 @@
+"""What one EC2 deploy costs, by fleet size: Step Functions state transitions, Lambda invocations
+and AWS API calls per instance, orchestration overhead per batch, and the price of the transitions.
+
+All waits are configured to 0 s, so the wall time is pure orchestration (moto's interpreter + the
+handlers in-process). Transitions come from the execution history; API calls from a botocore hook
+(client side, so retries count), counting only calls made by the handlers.
+
+Run: make bench-deploy   (or: .venv/bin/python bench/deploy.py [sizes...])
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+import botocore.client
+
+from harbormaster.local import LocalEngine
+
+PRICE_PER_TRANSITION = 0.025 / 1000
+CONFIG = """
+environments:
+  api:
+    repository: api
+    tags: ["v*"]
+    target: {type: ec2, target_group_name: api-tg}
+    rollout: {batch: 25%, min_healthy: 50%, drain_seconds: 0, poll_seconds: 0, health_timeout_seconds: 30}
+slack:
+  routes: {deployments: {webhook_secret: bench/slack}}
+  default_route: deployments
+"""
+
+
+def measure(size: int, alb_answers_at_once: bool) -> dict[str, Any]:
+    config = Path(tempfile.mkdtemp()) / "harbormaster.yaml"
+    config.write_text(CONFIG)
+    calls: collections.Counter[str] = collections.Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
+
+        def counting(client: Any, operation: str, params: Any) -> Any:
+            # Only what the handlers call (as on AWS), not the engine's own polling.
+            if getattr(engine.runtime.invoking, "active", False):
+                calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+            return original(client, operation, params)
+
+        if alb_answers_at_once:  # no "draining" after deregistering, no "initial" after registering
+            engine.fleet.drain_polls = engine.fleet.initial_polls = 0
+        group = engine.fleet.target_group("api-tg", environment="api")
+        engine.fleet.launch(size, "v1", tags={"harbormaster:environment": "api"}, target_group=group)
+        first = len(engine.runtime.invocations)
+        with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
+            started = time.perf_counter()
+            _, report = engine.push_image("api", "v2")
+            wall = time.perf_counter() - started
+        [execution] = report.executions
+        assert execution.status == "SUCCEEDED", execution
+        history = boto3.client("stepfunctions").get_execution_history(executionArn=execution.arn, maxResults=1000)
+        events = history["events"]
+        while "nextToken" in history:
+            history = boto3.client("stepfunctions").get_execution_history(
+                executionArn=execution.arn, maxResults=1000, nextToken=history["nextToken"]
+            )
+            events += history["events"]
+        transitions = sum(1 for e in events if e["type"].endswith("StateEntered"))
+        invocations = engine.runtime.invocations[first:]
+        handler_calls = dict(calls)
+        batches = -(-size // max(1, size // 4))
+    return {
+        "size": size,
+        "alb": "at once" if alb_answers_at_once else "1 draining + 1 initial",
+        "transitions": transitions,
+        "invocations": len(invocations),
+        "api_calls": sum(handler_calls.values()),
+        "by_operation": handler_calls,
+        "wall": wall,
+        "batches": batches,
+    }
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [4, 16, 64]
+    results = [measure(size, at_once) for at_once in (False, True) for size in sizes]
+    print("one EC2 deploy, all waits 0 s (batch 25%, min_healthy 50%); side by side: an ALB that reports")
+    print("one 'draining' and one 'initial' answer per instance (realistic), and one that answers at once\n")
+    print(
+        f"{'ALB':<24}{'fleet':>6}{'batches':>8}{'transitions':>12}{'/instance':>10}{'λ calls':>9}{'/instance':>10}"
+        f"{'API calls':>10}{'/instance':>10}{'s/batch':>9}{'cost $':>10}"
+    )
+    for r in results:
+        n = r["size"]
+        print(
+            f"{r['alb']:<24}{n:>6}{r['batches']:>8}{r['transitions']:>12}{r['transitions'] / n:>10.1f}"
+            f"{r['invocations']:>9}{r['invocations'] / n:>10.1f}{r['api_calls']:>10}{r['api_calls'] / n:>10.1f}"
+            f"{r['wall'] / r['batches']:>9.2f}{r['transitions'] * PRICE_PER_TRANSITION:>10.5f}"
+        )
+    biggest = results[len(sizes) - 1]
+    print(f"\nAPI calls by operation made by the handlers, fleet of {biggest['size']} (realistic ALB):")
+    for operation, count in sorted(biggest["by_operation"].items(), key=lambda item: -item[1])[:10]:
+        print(f"  {operation:<48}{count:>6}  ({count / biggest['size']:.1f} per instance)")
+
+
+if __name__ == "__main__":
+    main()
