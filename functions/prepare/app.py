@@ -9,12 +9,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.config import load_config
 from harbormaster.deploy import DeployRequest, prepare
-from harbormaster.observability import logger, tracer
+from harbormaster.observability import logger, metrics, tracer
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse(event=event["request"], model=DeployRequest)
     logger.append_keys(environment=request.environment)
-    return prepare(request, load_config(), event["execution_arn"]).model_dump(mode="json")
+    metrics.add_dimension(name="environment", value=request.environment)
+    plan = prepare(request, load_config(), event["execution_arn"])
+    metrics.add_metric(name="DeployStarted" if plan.outcome == "deploy" else "DeployQueued", unit="Count", value=1)
+    return plan.model_dump(mode="json")
