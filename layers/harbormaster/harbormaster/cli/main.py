@@ -47,8 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     deploy = commands.add_parser("deploy", help="deploy a tag or digest to an environment now")
     deploy.add_argument("environment")
     deploy.add_argument("image", help="a tag (v1.2.3) or a digest (sha256:...)")
+    deploy.add_argument("--force", action="store_true", help="deploy even a quarantined (rolled-back) digest")
     _stack_options(deploy)
     deploy.set_defaults(run=_deploy)
+    rollback = commands.add_parser("rollback", help="roll an environment back now (quarantines the current image)")
+    rollback.add_argument("environment")
+    rollback.add_argument("--to", help="a release id or tag (default: the release before the current one)")
+    _stack_options(rollback)
+    rollback.set_defaults(run=_rollback)
     status = commands.add_parser("status", help="current release and running deploy, per environment")
     status.add_argument("environment", nargs="?")
     _stack_options(status)
@@ -94,10 +100,22 @@ def _deploy(args: argparse.Namespace) -> int:
 
     try:
         stack = ops.Stack.find(args.stack)
-        arn = ops.start_deploy(_operator_config(args), stack, args.environment, args.image)
+        arn = ops.start_deploy(_operator_config(args), stack, args.environment, args.image, force=args.force)
     except ops.OperatorError as exc:
         raise BadInput(str(exc)) from None
     print(json.dumps({"execution_arn": arn}) if args.output == "json" else f"started {arn}")
+    return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops
+
+    try:
+        stack = ops.Stack.find(args.stack)
+        arn = ops.start_manual_rollback(_operator_config(args), stack, args.environment, args.to)
+    except ops.OperatorError as exc:
+        raise BadInput(str(exc)) from None
+    print(json.dumps({"execution_arn": arn}) if args.output == "json" else f"rolling back: {arn}")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy import DeployRequest, execution_name
 from harbormaster.notify.events import ImageRef
+from harbormaster.rollback import start_rollback
 from harbormaster.state import ledger, lock
 
 STACK_ENV = "HARBORMASTER_STACK"
@@ -66,7 +67,7 @@ def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dic
     return rows
 
 
-def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, image: str) -> str:
+def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, image: str, force: bool = False) -> str:
     """Start a manual deploy of a tag or digest; return the execution ARN."""
     env = config.environments.get(environment)
     if env is None:
@@ -78,14 +79,40 @@ def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, ima
         trigger="manual",
         actor=_who(),
         requested_at=datetime.now(UTC),
+        force=force,
     )
-    name = f"{execution_name(environment, digest)}-m{datetime.now(UTC):%Y%m%d%H%M%S}"
+    name = f"{execution_name(environment, digest)[:50]}-m{datetime.now(UTC):%Y%m%d%H%M%S%f}"
     response = client("stepfunctions").start_execution(
         stateMachineArn=stack.state_machine_arn,
         name=name,
         input=json.dumps({"request": request.model_dump(mode="json")}),
     )
     return str(response["executionArn"])
+
+
+def start_manual_rollback(config: HarbormasterConfig, stack: Stack, environment: str, to: str | None) -> str:
+    """Roll back the current release to `to` (release id or tag) or to the release before it."""
+    if environment not in config.environments:
+        raise OperatorError(f"environment {environment!r} is not in the configuration")
+    current = ledger.current(environment)
+    if not current:
+        raise OperatorError(f"{environment} has no current release to roll back")
+    bad = ledger.get_release(environment, str(current["release_id"])) or {}
+    candidates = [
+        r
+        for r in ledger.history(environment, 200)
+        if r["status"] == "SUCCEEDED" and r["release_id"] != current["release_id"]
+    ]
+    if to:
+        target = next((r for r in candidates if to in {r["release_id"], r.get("tag")}), None)
+    else:
+        previous = bad.get("previous_release_id")
+        target = next((r for r in candidates if r["release_id"] == previous), candidates[0] if candidates else None)
+    if target is None:
+        raise OperatorError(f"no earlier successful release {to or ''} of {environment} to roll back to".strip())
+    return start_rollback(
+        environment, bad, target, f"manual rollback by {_who()}", f"manual:{_who()}", stack.state_machine_arn
+    )
 
 
 def _resolve(repository: str, image: str) -> tuple[str, str | None]:

@@ -106,8 +106,13 @@ class Approval(_Model):
 
 
 class Rollback(_Model):
+    """Automatic rollback to the last known-good image, and how fast it rolls."""
+
     on_alarm: bool = True
     window: Duration = timedelta(minutes=30)
+    batch: BatchSize = "50%"
+    health_timeout_seconds: int = Field(default=120, ge=1, le=3600)
+    drain_seconds: int = Field(default=5, ge=0, le=3600)
 
 
 class Environment(_Model):

@@ -15,6 +15,11 @@ _SEVERITY: dict[str, Severity] = {
     "deploy.failed": "critical",
     "deploy.skipped": "warning",
     "approval.requested": "warning",
+    "rollback.started": "critical",
+    "rollback.succeeded": "success",
+    "rollback.failed": "critical",
+    "rollback.skipped": "warning",
+    "rollback.queued": "warning",
 }
 
 
@@ -25,6 +30,8 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
         raise ValueError(f"unknown deploy event type {kind!r}")
     plan = DeployPlan.model_validate(state["plan"]) if state.get("plan") else None
     request = plan.request if plan else DeployRequest.model_validate(state["request"])
+    if request.trigger == "rollback" and kind.startswith("deploy."):
+        kind = "rollback." + kind.split(".", 1)[1]
     final = state.get("final") or {}
     phase, reason = final.get("phase"), final.get("reason")
     if state.get("error") and not reason:
@@ -43,12 +50,16 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
         details["previous_image"] = plan.previous.image_uri
     if plan and plan.warnings:
         details["warnings"] = plan.warnings
+    if request.rolls_back:
+        details["rolls_back"] = request.rolls_back
+    if request.reason:
+        details["trigger_reason"] = request.reason
     if state.get("task_token"):
         details["task_token"] = state["task_token"]
     return HarbormasterEvent(
         type=kind,
         severity=_SEVERITY[kind],
-        route="critical" if kind == "deploy.failed" else "deployments",
+        route="critical" if kind in {"deploy.failed", "rollback.started", "rollback.failed"} else "deployments",
         environment=request.environment,
         release_id=plan.release_id if plan else None,
         image=request.image,

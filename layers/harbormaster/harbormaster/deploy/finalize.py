@@ -41,6 +41,18 @@ def fail(
 ) -> dict[str, Any]:
     environment = plan.request.environment
     phase, reason = describe_failure(error)
+    current_status = (ledger.get_release(environment, plan.release_id) or {}).get("status")
+    if current_status == "ROLLED_BACK" and phase != "bake":
+        # Stopped by a guard alarm; the rollback deploy has the lock, the fleet and the ledger.
+        lock.release(environment, execution_arn)
+        return {
+            "phase": phase,
+            "reason": f"stopped: the release was rolled back ({reason})",
+            "status": current_status,
+            "duration_seconds": 0,
+            "instances_done": 0,
+            "pending_started": None,
+        }
     notes = []
     if revert and revert.get("warning"):
         notes.append(str(revert["warning"]))
@@ -51,10 +63,17 @@ def fail(
     release = ledger.get_release(environment, plan.release_id) or {}
     seconds = _seconds_since(release.get("started_at"))
     full_reason = " | ".join([reason, *notes])
+    status = "FAILED"
+    if phase == "bake" and plan.request.trigger != "rollback" and plan.previous:
+        # Bake caught a guard alarm (even one whose EventBridge event was late or lost): the revert
+        # just put the previous image back, which is this release's one automatic rollback.
+        ledger.claim_rollback(environment, plan.release_id, "bake")
+        ledger.quarantine(environment, plan.request.image.digest, plan.release_id, full_reason)
+        status = "ROLLED_BACK"
     ledger.update_release(
         environment,
         plan.release_id,
-        status="FAILED",
+        status=status,
         phase=phase,
         reason=full_reason,
         finished_at=ledger.now_iso(),
@@ -65,6 +84,7 @@ def fail(
     return {
         "phase": phase,
         "reason": full_reason,
+        "status": status,
         "duration_seconds": seconds,
         "instances_done": release.get("instances_done", 0),
         "pending_started": _release_and_next(environment, execution_arn, state_machine_arn),
@@ -85,7 +105,8 @@ def describe_failure(error: dict[str, Any]) -> tuple[str, str]:
 
 def _release_and_next(environment: str, execution_arn: str, state_machine_arn: str) -> str | None:
     """Unlock, then start the newest waiting image (it takes the lock in its own prepare)."""
-    lock.release(environment, execution_arn)
+    if not lock.release(environment, execution_arn):
+        return None  # not ours any more (a rollback took over): the holder starts what waits
     waiting = ledger.take_pending(environment)
     if waiting is None:
         return None

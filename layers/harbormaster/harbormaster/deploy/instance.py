@@ -57,6 +57,8 @@ def _start(task: InstanceTask, now: datetime) -> InstanceTask:
 
 
 def _draining(task: InstanceTask, now: datetime) -> InstanceTask:
+    if stopped := _release_stopped(task):
+        return _fail(task, stopped)
     if _target_state(task) == "draining":
         if _past(task, now):
             return _fail(task, f"{task.instance_id} was still draining after {task.drain_seconds}s and a grace period")
@@ -99,6 +101,8 @@ def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
         tail = "\n".join(output.splitlines()[-10:])
         code = invocation.get("ResponseCode")
         return _fail(task, f"the deploy command on {task.instance_id} ended {status} (exit {code}): {tail}")
+    if stopped := _release_stopped(task):
+        return _fail(task, stopped)
     client("elbv2").register_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
     return task.model_copy(
         update={
@@ -124,6 +128,15 @@ def _registering(task: InstanceTask, now: datetime) -> InstanceTask:
             f"{task.health_timeout_seconds}s (last state: {state})",
         )
     return _wait(task)
+
+
+def _release_stopped(task: InstanceTask) -> str | None:
+    """A rollout step never acts for a release that was stopped (rolled back by an alarm) meanwhile."""
+    if not task.record_touch:  # a revert works for whatever release it restores
+        return None
+    release = ledger.get_release(task.environment, task.release_id) or {}
+    status = release.get("status", "IN_PROGRESS")
+    return None if status == "IN_PROGRESS" else f"the release is {status}: {task.instance_id} left as it is"
 
 
 def _target_state(task: InstanceTask) -> str:

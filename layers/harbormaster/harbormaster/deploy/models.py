@@ -26,6 +26,9 @@ class DeployRequest(BaseModel):
     event_id: str | None = None
     requested_at: datetime
     release_id: str | None = Field(default=None, description="set when a queued request finally runs")
+    force: bool = Field(default=False, description="deploy even a quarantined digest")
+    reason: str | None = None
+    rolls_back: str | None = Field(default=None, description="the release a rollback replaces")
 
 
 class PreviousRelease(BaseModel):

@@ -33,6 +33,15 @@ def prepare(
     release_id = request.release_id or release_id_for(request, moment)
     base = _release_fields(request, execution_arn)
     locked = False
+    quarantined = ledger.quarantined(request.environment, request.image.digest)
+    if quarantined and request.trigger != "rollback" and not request.force:
+        reason = f"quarantined: rolled back in {quarantined['release_id']} ({quarantined['reason']}); deploy --force"
+        ledger.record_release(
+            request.environment,
+            release_id,
+            {**base, "status": "SKIPPED", "reason": reason, "finished_at": moment.isoformat()},
+        )
+        return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
     try:
         image_uri = _image_uri(request)
         warnings = check_scan(environment, request.image) + check_alarms(environment)
@@ -41,7 +50,8 @@ def prepare(
             locked = True
         except lock.LockHeld as held:
             return _queue(request, release_id, base, held.owner)
-        previous = _previous(request.environment)
+        # A rollback that fails is not rolled back further: it stops and says so.
+        previous = None if request.trigger == "rollback" else _previous(request.environment)
         plan = _plan(request, environment, release_id, image_uri, previous, warnings)
         ledger.record_release(
             request.environment,
@@ -84,6 +94,14 @@ def _plan(
     warnings: list[str],
 ) -> DeployPlan:
     rollout = environment.rollout
+    if request.trigger == "rollback":  # the rollback strategy: larger batches, shorter timeouts
+        rollout = rollout.model_copy(
+            update={
+                "batch": environment.rollback.batch,
+                "drain_seconds": min(rollout.drain_seconds, environment.rollback.drain_seconds),
+                "health_timeout_seconds": environment.rollback.health_timeout_seconds,
+            }
+        )
     batches: list[list[InstanceTask]] = []
     total = 0
     if isinstance(environment.target, Ec2Target):
@@ -125,7 +143,7 @@ def _plan(
         previous=previous,
         batches=batches,
         instances_total=total,
-        approval_required=environment.approval.required,
+        approval_required=environment.approval.required and request.trigger != "rollback",
         approval_timeout_seconds=int(environment.approval.timeout.total_seconds()),
         bake_seconds=int(environment.bake.total_seconds()),
         poll_seconds=rollout.poll_seconds,
@@ -185,6 +203,8 @@ def _release_fields(request: DeployRequest, execution_arn: str) -> dict[str, obj
         "actor": request.actor,
         "execution_arn": execution_arn,
         "requested_at": request.requested_at.isoformat(),
+        "rolls_back": request.rolls_back,
+        "trigger_reason": request.reason,
     }
 
 

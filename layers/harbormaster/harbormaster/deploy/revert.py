@@ -9,6 +9,8 @@ from harbormaster.state import ledger
 def revert_tasks(plan: DeployPlan) -> tuple[list[InstanceTask], str | None]:
     """The instance tasks that restore the previous image, and a warning when none can."""
     release = ledger.get_release(plan.request.environment, plan.release_id) or {}
+    if release.get("status") == "ROLLED_BACK":
+        return [], None  # an alarm stopped this release: the rollback deploy owns the fleet now
     touched = set(release.get("touched", []))
     if not touched:
         return [], None

@@ -24,6 +24,11 @@ _TITLES = {
     "deploy.succeeded": "✅ Deploy succeeded",
     "deploy.failed": "❌ Deploy failed",
     "deploy.skipped": "⏭️ Deploy skipped",
+    "deploy.queued": "⏳ Deploy queued",
+    "rollback.started": "⏪ Rollback started",
+    "rollback.succeeded": "✅ Rollback succeeded",
+    "rollback.failed": "🚨 Rollback failed",
+    "alarm.outside_window": "🔔 Guard alarm, no rollback",
 }
 
 

@@ -140,3 +140,50 @@ def put_pending(environment: str, request: dict[str, Any]) -> dict[str, Any] | N
 def take_pending(environment: str) -> dict[str, Any] | None:
     old = _table().delete_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ReturnValues="ALL_OLD")
     return dict(old["Attributes"]["request"]) if "Attributes" in old else None
+
+
+def quarantine(environment: str, digest: str, release_id: str, reason: str) -> None:
+    """A rolled-back digest is not deployed again automatically (`deploy --force` overrides)."""
+    _table().put_item(
+        Item={
+            "pk": _pk(environment),
+            "sk": f"QUARANTINE#{digest}",
+            "release_id": release_id,
+            "reason": reason,
+            "quarantined_at": now_iso(),
+        }
+    )
+
+
+def quarantined(environment: str, digest: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _pk(environment), "sk": f"QUARANTINE#{digest}"}, ConsistentRead=True)
+    return _plain(item["Item"]) if "Item" in item else None
+
+
+def claim_rollback(environment: str, release_id: str, by: str) -> bool:
+    """At most one automatic rollback per release: the first claim wins (conditional write)."""
+    try:
+        _table().update_item(
+            Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
+            UpdateExpression="SET rollback_claimed_by = :by",
+            ConditionExpression="attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
+            ExpressionAttributeValues={":by": by},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def record_alarm(environment: str, alarm: str, action: str, detail: dict[str, Any]) -> None:
+    """Every alarm that reached an environment is kept, acted on or not."""
+    _table().put_item(
+        Item={
+            "pk": _pk(environment),
+            "sk": f"ALARM#{now_iso()}#{alarm}",
+            "alarm": alarm,
+            "action": action,
+            **{k: v for k, v in detail.items() if v is not None},
+        }
+    )

@@ -1,0 +1,185 @@
+"""Decide what a guard alarm going to ALARM means for each environment it guards, and act.
+
+    a deploy of the environment is running      → stop it, roll back to the last known-good image
+    the current release finished < window ago   → roll back to the release before it
+    otherwise                                    → no rollback; say the alarm fired outside any window
+
+At most one automatic rollback per release (a conditional claim in the ledger); a rollback is never
+itself rolled back; alarms during a rollback are recorded, not acted on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import client
+from harbormaster.config import HarbormasterConfig
+from harbormaster.deploy.models import DeployRequest
+from harbormaster.notify import HarbormasterEvent, ImageRef, publish
+from harbormaster.observability import logger
+from harbormaster.rollback.models import AlarmStateChange
+from harbormaster.state import ledger, lock
+
+GUARDS_TAG = "harbormaster:guards"
+
+
+@dataclass(frozen=True)
+class Decision:
+    environment: str
+    action: str  # rolled_back | stopped_and_rolled_back | outside_window | already_rolling_back | ...
+    detail: str
+    execution_arn: str | None = None
+
+
+def guarded_environments(config: HarbormasterConfig, alarm: AlarmStateChange) -> list[str]:
+    """Environments whose `guard_alarms` name this alarm (by name or ARN) or that its tag names."""
+    name, arn = alarm.detail.alarm_name, alarm.alarm_arn
+    found = [
+        env
+        for env, settings in config.environments.items()
+        if name in settings.guard_alarms or (arn and arn in settings.guard_alarms)
+    ]
+    if arn:
+        try:
+            tags = client("cloudwatch").list_tags_for_resource(ResourceARN=arn).get("Tags", [])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            tags = []
+        for tag in tags:
+            if tag["Key"] == GUARDS_TAG:
+                found += [e for e in re.split(r"[\s,]+", tag["Value"]) if e in config.environments]
+    return sorted(set(found))
+
+
+def handle_alarm(
+    alarm: AlarmStateChange, config: HarbormasterConfig, state_machine_arn: str, now: datetime | None = None
+) -> list[Decision]:
+    if alarm.detail.state.value != "ALARM":
+        logger.info("ignored: not an ALARM transition", extra={"alarm": alarm.detail.alarm_name})
+        return []
+    environments = guarded_environments(config, alarm)
+    if not environments:
+        logger.info("ignored: the alarm guards no environment", extra={"alarm": alarm.detail.alarm_name})
+        return []
+    return [_decide(env, alarm, config, state_machine_arn, now or datetime.now(UTC)) for env in environments]
+
+
+def _decide(
+    environment: str, alarm: AlarmStateChange, config: HarbormasterConfig, state_machine_arn: str, now: datetime
+) -> Decision:
+    settings = config.environments[environment]
+    name = alarm.detail.alarm_name
+    reason = f"{name}: {alarm.detail.state.reason}"[:1000]
+    record = {"reason": reason, "alarm_time": alarm.detail.state.timestamp}
+    if not settings.rollback.on_alarm:
+        return _recorded(environment, name, "disabled", "rollback.on_alarm is off", record)
+    holder = lock.holder(environment)
+    bad: dict[str, Any] | None
+    if holder:
+        running = ledger.get_release(environment, str(holder["release_id"])) or {}
+        if running.get("trigger") == "rollback":
+            return _recorded(environment, name, "already_rolling_back", "a rollback is already running", record)
+        if not ledger.claim_rollback(environment, str(holder["release_id"]), name):
+            return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
+        _stop(str(holder["owner"]), reason)
+        lock.release(environment, str(holder["owner"]))
+        target = ledger.current(environment)
+        bad = running
+    else:
+        current = ledger.current(environment)
+        bad = ledger.get_release(environment, str(current["release_id"])) if current else None
+        finished = bad.get("finished_at") if bad else None
+        if not bad or not finished or (now - datetime.fromisoformat(finished)) > settings.rollback.window:
+            _publish_outside_window(environment, name, reason)
+            return _recorded(environment, name, "outside_window", "no deploy running, none inside the window", record)
+        if bad.get("trigger") == "rollback":
+            return _recorded(environment, name, "rollback_is_current", "the current release is a rollback", record)
+        if not ledger.claim_rollback(environment, str(bad["release_id"]), name):
+            return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
+        target = _previous_of(environment, bad)
+    if not target or not bad:
+        publish(
+            HarbormasterEvent(
+                type="rollback.failed",
+                severity="critical",
+                route="critical",
+                environment=environment,
+                reason=f"{reason} | no known-good release to return to",
+            )
+        )
+        return _recorded(environment, name, "no_known_good", "no known-good release", record)
+    execution = start_rollback(environment, bad, target, f"alarm {reason}", f"alarm:{name}", state_machine_arn)
+    action = "stopped_and_rolled_back" if holder else "rolled_back"
+    return _recorded(environment, name, action, f"rolling back to {target.get('tag')}", record, execution)
+
+
+def start_rollback(
+    environment: str, bad: dict[str, Any], target: dict[str, Any], reason: str, actor: str, state_machine_arn: str
+) -> str:
+    """Mark `bad` ROLLED_BACK, quarantine its digest, deploy `target` with the rollback strategy."""
+    bad_id, bad_digest = str(bad["release_id"]), str(bad["digest"])
+    ledger.update_release(environment, bad_id, status="ROLLED_BACK", reason=reason, finished_at=ledger.now_iso())
+    ledger.quarantine(environment, bad_digest, bad_id, reason)
+    request = DeployRequest(
+        environment=environment,
+        trigger="rollback",
+        actor=actor,
+        requested_at=datetime.now(UTC),
+        image=ImageRef(
+            repository=str(target["repository"]),
+            tag=target.get("tag"),
+            digest=str(target["digest"]),
+        ),
+        reason=reason,
+        rolls_back=bad_id,
+    )
+    # Unique per attempt; the ledger's one-claim-per-release is what prevents a second automatic rollback.
+    name = f"{environment[:30]}-rollback-{bad_id}-{datetime.now(UTC):%H%M%S%f}"[:80]
+    return str(
+        client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn,
+            name=re.sub(r"[^A-Za-z0-9_-]", "-", name),
+            input=json.dumps({"request": request.model_dump(mode="json")}),
+        )["executionArn"]
+    )
+
+
+def _previous_of(environment: str, release: dict[str, Any]) -> dict[str, Any] | None:
+    previous_id = release.get("previous_release_id")
+    return ledger.get_release(environment, str(previous_id)) if previous_id else None
+
+
+def _stop(execution_arn: str, reason: str) -> None:
+    try:
+        client("stepfunctions").stop_execution(executionArn=execution_arn, error="GuardAlarm", cause=reason[:32000])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
+            raise
+
+
+def _publish_outside_window(environment: str, alarm: str, reason: str) -> None:
+    publish(
+        HarbormasterEvent(
+            type="alarm.outside_window",
+            severity="warning",
+            route="monitoring",
+            environment=environment,
+            reason=reason,
+            details={"alarm": alarm, "note": "no deploy running and none inside the window"},
+        )
+    )
+
+
+def _recorded(
+    environment: str, alarm: str, action: str, detail: str, record: dict[str, Any], execution: str | None = None
+) -> Decision:
+    ledger.record_alarm(environment, alarm, action, {**record, "detail": detail, "execution_arn": execution})
+    logger.info("alarm decision", extra={"environment": environment, "alarm": alarm, "action": action})
+    return Decision(environment, action, detail, execution)
