@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import boto3
@@ -29,7 +30,7 @@ def slack_as_text(body: Any) -> str:
     return "\n".join(lines) or str(body.get("text", ""))
 
 
-def run_demo(engine: LocalEngine, out: TextIO) -> None:
+def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a narrated script, read top to bottom
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)
 
@@ -108,16 +109,57 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:
         say(f"   {line[:150]}")
     say()
 
-    say("4. A push to a repository no environment watches is ignored, with a log line that says why.")
+    say("4. dev-44 deploys fine, then its 5xx guard alarm goes off: Harbormaster rolls back to dev-42 on its own.")
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName="api-dev-5xx",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    good, _ = engine.push_image("tpt-api-dev", "dev-44", content="demo-dev-44")
+    tags[good] = "dev-44"
+    live = sum(1 for i in _registered(group) if engine.fleet.images[i].endswith(good))
+    say(f"   dev-44 is live on {live} instances.")
+    mark = len(engine.fleet.timeline)
+    show(
+        _without_steps(
+            engine.send_event(
+                {
+                    "source": "aws.cloudwatch",
+                    "detail-type": "CloudWatch Alarm State Change",
+                    "resources": ["arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:api-dev-5xx"],
+                    "detail": {
+                        "alarmName": "api-dev-5xx",
+                        "state": {
+                            "value": "ALARM",
+                            "reason": "Threshold Crossed: 5xx count 57 > 10",
+                            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
+                        },
+                    },
+                }
+            )
+        )
+    )
+    rollout_timeline(mark)
+    for line in table(history_rows("api-dev"), ["release_id", "status", "tag", "trigger", "actor"]).splitlines():
+        say(f"   {line[:150]}")
+    say("   pushing dev-44 again is skipped as quarantined (`harbormaster deploy api-dev dev-44 --force` overrides).")
+    say()
+
+    say("5. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("5. An event no rule matches (a CloudWatch alarm: the rollback issue adds that rule).")
+    say("6. An event no rule matches (an EC2 state change): nothing is triggered.")
     show(
         engine.send_event(
             {
-                "source": "aws.cloudwatch",
-                "detail-type": "CloudWatch Alarm State Change",
-                "detail": {"alarmName": "api-prod-5xx", "state": {"value": "ALARM"}},
+                "source": "aws.ec2",
+                "detail-type": "EC2 Instance State-change Notification",
+                "detail": {"instance-id": "i-0123456789abcdef0", "state": "pending"},
             }
         )
     )

@@ -1,0 +1,103 @@
+"""How fast an alarm becomes a rollback: from the alarm event reaching the bus to the first rollback API
+call (StopExecution or the rollback's StartExecution), median of repeated runs; and the total rollback
+duration (until the fleet is back on the known-good image) next to the waits the configuration asks for.
+
+Run: make bench-rollback   (or: .venv/bin/python bench/rollback.py [runs])
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+import botocore.client
+
+from harbormaster.local import LocalEngine
+
+CONFIG = """
+environments:
+  api:
+    repository: api
+    tags: ["v*"]
+    target: {type: ec2, target_group_name: api-tg}
+    rollout: {batch: 1, min_healthy: 50%, drain_seconds: DRAIN, poll_seconds: POLL, health_timeout_seconds: 30}
+    guard_alarms: [api-5xx]
+    rollback: {window: 30m, batch: 50%, drain_seconds: DRAIN, health_timeout_seconds: 30}
+slack:
+  routes: {deployments: {webhook_secret: bench/slack}}
+  default_route: deployments
+"""
+
+
+def alarm() -> dict[str, Any]:
+    return {
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "resources": ["arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:api-5xx"],
+        "detail": {
+            "alarmName": "api-5xx",
+            "state": {
+                "value": "ALARM",
+                "reason": "bench",
+                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
+            },
+        },
+    }
+
+
+def run(runs: int, drain: int, poll: int, fleet: int = 4) -> tuple[list[float], list[float]]:
+    config = Path(tempfile.mkdtemp()) / "harbormaster.yaml"
+    config.write_text(CONFIG.replace("DRAIN", str(drain)).replace("POLL", str(poll)))
+    first_action: list[float] = []
+    durations: list[float] = []
+    with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
+        group = engine.fleet.target_group("api-tg", environment="api")
+        engine.fleet.launch(fleet, "v0", tags={"harbormaster:environment": "api"}, target_group=group)
+        engine.push_image("api", "v1")
+        original = botocore.client.BaseClient._make_api_call
+        for n in range(runs):
+            good, _ = engine.push_image("api", f"v{n + 2}")  # the known-good the next rollback returns to
+            engine.push_image("api", f"v{n + 2}-bad")
+            seen: dict[str, float] = {}
+
+            def timed(client: Any, operation: str, params: Any, seen: dict[str, float] = seen) -> Any:
+                if operation in {"StopExecution", "StartExecution"} and "rollback" in str(params):
+                    seen.setdefault("first", time.perf_counter())
+                return original(client, operation, params)
+
+            with mock.patch.object(botocore.client.BaseClient, "_make_api_call", timed):
+                started = time.perf_counter()
+                engine.send_event(alarm())
+                ended = time.perf_counter()
+            assert set(engine.fleet.images[i] for i in engine.fleet.images if i in _members(group)) == {
+                f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{good}"
+            }
+            first_action.append((seen["first"] - started) * 1000)
+            durations.append(ended - started)
+    return first_action, durations
+
+
+def _members(group: str) -> set[str]:
+    health = boto3.client("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    return {d["Target"]["Id"] for d in health}
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    print(f"alarm-driven rollback of a 4-instance fleet (rollback batch 50%), {runs} runs each, side by side\n")
+    print(f"{'configured waits':<34}{'event → first action ms (median)':>34}{'rollback s (median)':>22}")
+    for drain, poll in ((0, 0), (1, 1)):
+        first, total = run(runs, drain, poll)
+        waits = f"drain {drain}s, poll {poll}s (≥ {2 * (drain + 2 * poll)}s of waits)"
+        print(f"{waits:<34}{statistics.median(first):>34.0f}{statistics.median(total):>22.2f}")
+
+
+if __name__ == "__main__":
+    main()
