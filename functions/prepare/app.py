@@ -19,6 +19,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = parse(event=event["request"], model=DeployRequest)
     logger.append_keys(environment=request.environment)
     metrics.add_dimension(name="environment", value=request.environment)
-    plan = prepare(request, load_config(), event["execution_arn"])
+    try:
+        plan = prepare(request, load_config(), event["execution_arn"])
+    except Exception:
+        metrics.add_metric(name="DeployFailed", unit="Count", value=1)  # refused in prepare: finalize never runs
+        raise
     metrics.add_metric(name="DeployStarted" if plan.outcome == "deploy" else "DeployQueued", unit="Count", value=1)
     return plan.model_dump(mode="json")

@@ -45,6 +45,7 @@ def fail(
     if current_status == "ROLLED_BACK" and phase != "bake":
         # Stopped by a guard alarm; the rollback deploy has the lock, the fleet and the ledger.
         lock.release(environment, execution_arn)
+        metrics.add_metric(name="DeployStopped", unit=MetricUnit.Count, value=1)
         return {
             "phase": phase,
             "reason": f"stopped: the release was rolled back ({reason})",
