@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from harbormaster.cli.main import main
 from harbormaster.local import LocalEngine
 
 CONFIG_TEMPLATE = """
@@ -53,3 +58,10 @@ def start_world(tmp_path: Path, config: str = CONFIG, size: int = 4) -> World:
     group = engine.fleet.target_group("api-prod-tg", port=8080, environment=ENV)
     instances = engine.fleet.launch(size, "v1", tags={"harbormaster:environment": ENV}, target_group=group)
     return World(engine, group, sorted(instances))
+
+
+def history(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The ledger as `harbormaster history --output json` prints it, newest first."""
+    capsys.readouterr()
+    assert main(["history", ENV, "--output", "json"]) == 0
+    return list(json.loads(capsys.readouterr().out))

@@ -10,8 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from harbormaster.cli.main import main
-from tests.e2e.deploy_world import ENV, REPO, World, config, start_world
+from tests.e2e.deploy_world import ENV, REPO, World, config, history, start_world
 
 pytestmark = pytest.mark.e2e
 
@@ -21,12 +20,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     started = start_world(tmp_path)
     yield started
     started.engine.stop()
-
-
-def history(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
-    capsys.readouterr()
-    assert main(["history", ENV, "--output", "json"]) == 0
-    return list(json.loads(capsys.readouterr().out))
 
 
 def lock_item() -> dict[str, object] | None:

@@ -15,7 +15,7 @@ import pytest
 
 from harbormaster.cli.main import main
 from tests.conftest import SAMPLES
-from tests.e2e.deploy_world import ENV, REPO, World, config, start_world
+from tests.e2e.deploy_world import ENV, REPO, World, config, history, start_world
 
 pytestmark = pytest.mark.e2e
 ALARM = "api-prod-5xx"
@@ -51,12 +51,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     )
     yield started
     started.engine.stop()
-
-
-def history(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    capsys.readouterr()
-    assert main(["history", ENV, "--output", "json"]) == 0
-    return list(json.loads(capsys.readouterr().out))
 
 
 def alarm_response(report: Any) -> dict[str, Any]:
@@ -187,18 +181,19 @@ def test_the_same_alarm_three_times_rolls_back_once(world: World, capsys: pytest
 def test_an_alarm_while_the_rollback_runs_is_recorded_not_acted_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    slow = start_world(
-        tmp_path,
-        config=GUARDED.replace(
-            "rollback: {window: 30m, batch: 100%, drain_seconds: 0",
-            "rollback: {window: 30m, batch: 100%, drain_seconds: 1",
-        ),
+    slow_rollback = GUARDED.replace("drain_seconds: 0, poll", "drain_seconds: 2, poll").replace(
+        "rollback: {window: 30m, batch: 100%, drain_seconds: 0", "rollback: {window: 30m, batch: 100%, drain_seconds: 2"
     )
+    slow = start_world(tmp_path, config=slow_rollback)
     try:
         push(slow, "v1")
         push(slow, "v2")
         slow.engine.send_event(alarm_event(), wait=False)
-        time.sleep(0.3)
+        table = boto3.resource("dynamodb").Table(slow.engine.stack.outputs["TableName"])
+        deadline = time.monotonic() + 30
+        while not [i for i in table.scan()["Items"] if i.get("trigger") == "rollback" and i["status"] == "IN_PROGRESS"]:
+            assert time.monotonic() < deadline  # the rollback holds the lock and is rolling
+            time.sleep(0.05)
         second = slow.engine.send_event(alarm_event(sample="metric-math"))
         actions = [d["action"] for d in alarm_response(second)["decisions"]]
         assert actions == ["already_rolling_back"]

@@ -8,6 +8,7 @@ ENV#<env> / PENDING                the newest image waiting behind a running dep
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,17 @@ from botocore.exceptions import ClientError
 from harbormaster.clients import table
 
 TABLE_ENV = "TABLE_NAME"
+
+
+def conditional(write: Callable[[], Any]) -> bool:
+    """Run a conditional write: False when its condition did not hold (another writer got there first)."""
+    try:
+        write()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def _table() -> Any:
@@ -162,18 +174,14 @@ def quarantined(environment: str, digest: str) -> dict[str, Any] | None:
 
 def claim_rollback(environment: str, release_id: str, by: str) -> bool:
     """At most one automatic rollback per release: the first claim wins (conditional write)."""
-    try:
-        _table().update_item(
+    return conditional(
+        lambda: _table().update_item(
             Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
             UpdateExpression="SET rollback_claimed_by = :by",
             ConditionExpression="attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
             ExpressionAttributeValues={":by": by},
         )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
 
 
 def record_alarm(environment: str, alarm: str, action: str, detail: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
-from harbormaster.state.ledger import _pk, _table, now_iso
+from harbormaster.state.ledger import _pk, _table, conditional, now_iso
 
 
 class LockHeld(Exception):
@@ -26,50 +26,39 @@ def acquire(environment: str, owner: str, release_id: str) -> str | None:
     """Take the lock for `owner`. Returns the stale owner taken over, if any; raises LockHeld."""
     key = {"pk": _pk(environment), "sk": "LOCK"}
     item = {**key, "owner": owner, "release_id": release_id, "acquired_at": now_iso()}
-    try:
-        _table().put_item(
-            Item=item,
-            ConditionExpression="attribute_not_exists(sk) OR #o = :me",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":me": owner},
-        )
+    if _put_if(item, "attribute_not_exists(sk) OR #o = :who", owner):
         return None
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
     holder = _holder(environment)
     if holder is None:
         return acquire(environment, owner, release_id)  # released meanwhile
     if _is_running(holder):
         raise LockHeld(holder)
-    try:
-        _table().put_item(
-            Item=item,
-            ConditionExpression="#o = :stale",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":stale": holder},
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        raise LockHeld(_holder(environment) or "another execution") from None
+    if not _put_if(item, "#o = :who", holder):  # another contender took the stale lock first
+        raise LockHeld(_holder(environment) or "another execution")
     return holder
 
 
 def release(environment: str, owner: str) -> bool:
     """Release the lock if `owner` still holds it."""
-    try:
-        _table().delete_item(
+    return conditional(
+        lambda: _table().delete_item(
             Key={"pk": _pk(environment), "sk": "LOCK"},
-            ConditionExpression="#o = :me",
+            ConditionExpression="#o = :who",
             ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":me": owner},
+            ExpressionAttributeValues={":who": owner},
         )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    )
+
+
+def _put_if(item: dict[str, Any], condition: str, who: str) -> bool:
+    return conditional(
+        lambda: _table().put_item(
+            Item=item,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":who": who},
+        )
+    )
 
 
 def holder(environment: str) -> dict[str, Any] | None:
