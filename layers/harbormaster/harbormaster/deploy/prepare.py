@@ -102,38 +102,39 @@ def _plan(
                 "health_timeout_seconds": environment.rollback.health_timeout_seconds,
             }
         )
-    batches: list[list[InstanceTask]] = []
-    total = 0
-    if isinstance(environment.target, Ec2Target):
-        group = targets.target_group_arn(environment.target)
-        instance_ids = targets.instances(environment.target, group)
-        if not instance_ids:
-            raise DeployError("the environment has no running instances to deploy to")
-        total = len(instance_ids)
-        container = environment.container
-        batches = [
-            [
-                InstanceTask(
-                    environment=request.environment,
-                    release_id=release_id,
-                    instance_id=instance_id,
-                    image_uri=image_uri,
-                    target_group_arn=group,
-                    port=container.port,
-                    drain_seconds=rollout.drain_seconds,
-                    poll_seconds=rollout.poll_seconds,
-                    health_timeout_seconds=rollout.health_timeout_seconds,
-                    command_timeout_seconds=rollout.command_timeout_seconds,
-                    container_name=container.name,
-                    health_path=container.health_path,
-                    env_parameters_path=container.env_parameters_path,
-                    log_group=container.log_group,
-                    batch=index,
-                )
-                for instance_id in batch
-            ]
-            for index, batch in enumerate(plan_batches(instance_ids, rollout.batch, rollout.min_healthy))
+    if not isinstance(environment.target, Ec2Target):
+        # Never report an empty rollout as a success: ECS services come with their own issue.
+        raise DeployError(f"{request.environment}: ECS deploy targets are not supported yet; nothing was changed")
+    target = environment.target
+    group = targets.target_group_arn(target)
+    instance_ids = targets.instances(target, group)
+    if not instance_ids:
+        raise DeployError("the environment has no running instances to deploy to")
+    total = len(instance_ids)
+    container = environment.container
+    batches: list[list[InstanceTask]] = [
+        [
+            InstanceTask(
+                environment=request.environment,
+                release_id=release_id,
+                instance_id=instance_id,
+                image_uri=image_uri,
+                target_group_arn=group,
+                port=container.port,
+                drain_seconds=rollout.drain_seconds,
+                poll_seconds=rollout.poll_seconds,
+                health_timeout_seconds=rollout.health_timeout_seconds,
+                command_timeout_seconds=rollout.command_timeout_seconds,
+                container_name=container.name,
+                health_path=container.health_path,
+                env_parameters_path=container.env_parameters_path,
+                log_group=container.log_group,
+                batch=index,
+            )
+            for instance_id in batch
         ]
+        for index, batch in enumerate(plan_batches(instance_ids, rollout.batch, rollout.min_healthy))
+    ]
     return DeployPlan(
         request=request,
         outcome="deploy",
