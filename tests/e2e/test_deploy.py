@@ -49,19 +49,7 @@ def test_an_image_that_never_gets_healthy_fails_in_batch_1_and_is_reverted(
     v3 = "sha256:" + "3" * 64
     world.engine.fleet.bad_image(world.image(v3))
     commands_before = len(world.engine.fleet.commands)
-    report = world.engine.send_event(
-        {
-            "source": "aws.ecr",
-            "detail-type": "ECR Image Action",
-            "detail": {
-                "result": "SUCCESS",
-                "repository-name": REPO,
-                "image-digest": v3,
-                "action-type": "PUSH",
-                "image-tag": "v3",
-            },
-        }
-    )
+    report = world.engine.push_image(REPO, "v3", digest=v3)[1]
 
     first = world.instances[0]
     assert [e.status for e in report.executions] == ["FAILED"]
@@ -134,18 +122,6 @@ def test_pushes_during_a_deploy_wait_and_the_newest_wins(tmp_path: Path, capsys:
 
 def test_the_same_push_twice_starts_one_execution(world: World) -> None:
     digest, _ = world.engine.push_image(REPO, "v2", content="fixed")
-    again = world.engine.send_event(
-        {
-            "source": "aws.ecr",
-            "detail-type": "ECR Image Action",
-            "detail": {
-                "result": "SUCCESS",
-                "repository-name": REPO,
-                "image-digest": digest,
-                "action-type": "PUSH",
-                "image-tag": "v2",
-            },
-        }
-    )
+    again = world.engine.push_image(REPO, "v2", digest=digest)[1]
     assert again.executions == []
     assert len(world.engine.executions()) == 1

@@ -80,19 +80,7 @@ def test_an_alarm_inside_the_window_rolls_back_and_quarantines(
     assert any(t.startswith("✅ Rollback succeeded") for t in texts)
 
     # pushing v2 again is skipped as quarantined; `deploy --force` deploys it
-    again = world.engine.send_event(
-        {
-            "source": "aws.ecr",
-            "detail-type": "ECR Image Action",
-            "detail": {
-                "result": "SUCCESS",
-                "repository-name": REPO,
-                "image-digest": v2,
-                "action-type": "PUSH",
-                "image-tag": "v2",
-            },
-        }
-    )
+    again = world.engine.push_image(REPO, "v2", digest=v2)[1]
     assert [e.status for e in again.executions] == []  # same digest, same name: the router dedupes
     capsys.readouterr()
     assert main(["deploy", ENV, "v2"]) == 0

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from harbormaster.notify.events import ImageRef
 
 Trigger = Literal["push", "manual", "rollback"]
-ReleaseStatus = Literal["PENDING", "IN_PROGRESS", "SUCCEEDED", "FAILED", "ROLLED_BACK", "SKIPPED", "REJECTED"]
 InstancePhase = Literal["start", "draining", "commanding", "registering", "done", "skipped", "failed"]
 
 

@@ -83,23 +83,7 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
     uri = f"123456789012.dkr.ecr.{engine_region()}.amazonaws.com/tpt-api-dev@{bad}"
     engine.fleet.bad_image(uri)
     mark = len(engine.fleet.timeline)
-    show(
-        _without_steps(
-            engine.send_event(
-                {
-                    "source": "aws.ecr",
-                    "detail-type": "ECR Image Action",
-                    "detail": {
-                        "result": "SUCCESS",
-                        "repository-name": "tpt-api-dev",
-                        "image-digest": bad,
-                        "action-type": "PUSH",
-                        "image-tag": "dev-43",
-                    },
-                }
-            )
-        )
-    )
+    show(_without_steps(engine.push_image("tpt-api-dev", "dev-43", digest=bad)[1]))
     rollout_timeline(mark)
     say("   the ledger (`harbormaster history api-dev`):")
     os.environ["TABLE_NAME"] = engine.stack.outputs["TableName"]

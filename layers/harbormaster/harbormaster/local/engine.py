@@ -202,10 +202,14 @@ class LocalEngine:
         return self.runtime.invoke(function, event)
 
     def push_image(
-        self, repository: str, tag: str, content: str | None = None, wait: bool = True
+        self, repository: str, tag: str, content: str | None = None, wait: bool = True, digest: str | None = None
     ) -> tuple[str, Report]:
-        """Push an image (a manifest in moto's ECR) and deliver the `ECR Image Action` event."""
-        digest = "sha256:" + hashlib.sha256((content or f"{repository}:{tag}:{time.time_ns()}").encode()).hexdigest()
+        """Push an image (a manifest in moto's ECR) and deliver the `ECR Image Action` event.
+        The digest is `digest` when given (e.g. the same image again), else one made from `content`."""
+        digest = (
+            digest
+            or "sha256:" + hashlib.sha256((content or f"{repository}:{tag}:{time.time_ns()}").encode()).hexdigest()
+        )
         event = {
             "source": "aws.ecr",
             "detail-type": "ECR Image Action",

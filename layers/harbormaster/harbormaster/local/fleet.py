@@ -157,9 +157,6 @@ class Fleet:
             and instance_id not in self.faults.never_healthy
         )
 
-    def healthy_registered(self, target_group: str) -> set[str]:
-        return {i for i in self._registered(target_group) if self.is_healthy(i)}
-
     def min_healthy_seen(self, target_group: str) -> int:
         points = [p for p in self.timeline if p.target_group == target_group]
         return min((len(p.healthy & p.registered) for p in points), default=0)
