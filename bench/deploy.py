@@ -10,20 +10,16 @@ Run: make bench-deploy   (or: .venv/bin/python bench/deploy.py [sizes...])
 
 from __future__ import annotations
 
-import collections
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-import boto3
-import botocore.client
+from measure import PRICE_PER_TRANSITION, handler_api_calls, transitions
 
 from harbormaster.local import LocalEngine
 
-PRICE_PER_TRANSITION = 0.025 / 1000
 CONFIG = """
 environments:
   api:
@@ -40,49 +36,31 @@ slack:
 def measure(size: int, alb_answers_at_once: bool) -> dict[str, Any]:
     config = Path(tempfile.mkdtemp()) / "harbormaster.yaml"
     config.write_text(CONFIG)
-    calls: collections.Counter[str] = collections.Counter()
-    original = botocore.client.BaseClient._make_api_call
-
     with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
-
-        def counting(client: Any, operation: str, params: Any) -> Any:
-            # Only what the handlers call (as on AWS), not the engine's own polling.
-            if getattr(engine.runtime.invoking, "active", False):
-                calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-            return original(client, operation, params)
-
         if alb_answers_at_once:  # no "draining" after deregistering, no "initial" after registering
             engine.fleet.drain_polls = engine.fleet.initial_polls = 0
         group = engine.fleet.target_group("api-tg", environment="api")
         engine.fleet.launch(size, "v1", tags={"harbormaster:environment": "api"}, target_group=group)
         first = len(engine.runtime.invocations)
-        with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
+        with handler_api_calls(engine) as calls:
             started = time.perf_counter()
             _, report = engine.push_image("api", "v2")
             wall = time.perf_counter() - started
         [execution] = report.executions
         assert execution.status == "SUCCEEDED", execution
-        history = boto3.client("stepfunctions").get_execution_history(executionArn=execution.arn, maxResults=1000)
-        events = history["events"]
-        while "nextToken" in history:
-            history = boto3.client("stepfunctions").get_execution_history(
-                executionArn=execution.arn, maxResults=1000, nextToken=history["nextToken"]
-            )
-            events += history["events"]
-        transitions = sum(1 for e in events if e["type"].endswith("StateEntered"))
         invocations = engine.runtime.invocations[first:]
         handler_calls = dict(calls)
         batches = -(-size // max(1, size // 4))
-    return {
-        "size": size,
-        "alb": "at once" if alb_answers_at_once else "1 draining + 1 initial",
-        "transitions": transitions,
-        "invocations": len(invocations),
-        "api_calls": sum(handler_calls.values()),
-        "by_operation": handler_calls,
-        "wall": wall,
-        "batches": batches,
-    }
+        return {
+            "size": size,
+            "alb": "at once" if alb_answers_at_once else "1 draining + 1 initial",
+            "transitions": transitions(execution.arn),
+            "invocations": len(invocations),
+            "api_calls": sum(handler_calls.values()),
+            "by_operation": handler_calls,
+            "wall": wall,
+            "batches": batches,
+        }
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""After a failure: the instance tasks that put touched instances back on the previous image."""
+"""After a failure: what puts touched instances (or the ECS service) back on the previous image."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.deploy import DeployPlan
-from harbormaster.deploy.revert import revert_tasks
+from harbormaster.deploy.revert import revert_service, revert_tasks
 from harbormaster.observability import logger, tracer
 
 
@@ -17,5 +17,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     plan = DeployPlan.model_validate(event["plan"])
     logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
     tasks, warning = revert_tasks(plan)
-    logger.warning("reverting", extra={"instances": [t.instance_id for t in tasks], "warning": warning})
-    return {"instances": [t.model_dump(mode="json") for t in tasks], "warning": warning}
+    service = revert_service(plan)
+    logger.warning(
+        "reverting",
+        extra={
+            "instances": [t.instance_id for t in tasks],
+            "service": service.note or service.task_definition_arn if service else None,
+            "warning": warning,
+        },
+    )
+    return {
+        "instances": [t.model_dump(mode="json") for t in tasks],
+        "ecs": service.model_dump(mode="json") if service else None,
+        "warning": warning,
+    }

@@ -70,3 +70,5 @@ def test_demo_narrates_the_path(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "┌─ Slack #deployments" in out
     assert "Deploy started — api-dev" in out
+    assert "after: frontend runs codemate-frontend:2" in out  # the ECS environment deployed a new revision
+    assert "circuit breaker rolled the service back to codemate-frontend:2" in out

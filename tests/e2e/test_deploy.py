@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -108,6 +109,7 @@ def test_pushes_during_a_deploy_wait_and_the_newest_wins(tmp_path: Path, capsys:
     try:
         engine = slow.engine
         engine.push_image(REPO, "v2", wait=False)
+        _wait_for(lambda: lock_item() is not None)  # v2 holds the lock before the others arrive
         engine.push_image(REPO, "v3", wait=False)
         v4, _ = engine.push_image(REPO, "v4", wait=False)
         engine.settle()
@@ -118,6 +120,13 @@ def test_pushes_during_a_deploy_wait_and_the_newest_wins(tmp_path: Path, capsys:
         assert sorted(e.status for e in engine.executions()) == ["SUCCEEDED"] * 4  # v2, v3 & v4 queued, v4 run
     finally:
         slow.engine.stop()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def test_the_same_push_twice_starts_one_execution(world: World) -> None:

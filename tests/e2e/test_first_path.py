@@ -93,11 +93,3 @@ def test_something_that_is_not_an_event_is_refused_and_changes_nothing(engine: L
         engine.send_event(["not", "an", "object"])
     assert engine.runtime.invocations == []
     assert engine.executions() == []
-
-
-def test_an_ecs_environment_is_refused_not_reported_as_deployed(engine: LocalEngine) -> None:
-    _, report = engine.push_image("codemate-frontend", "main-1")
-    [execution] = report.executions
-    assert execution.status == "FAILED"
-    [message] = engine.slack.delivered("critical")
-    assert "ECS deploy targets are not supported yet" in json.dumps(message.body)

@@ -50,6 +50,8 @@ class EcsTarget(_Model):
     cluster: str = Field(min_length=1)
     service: str = Field(min_length=1)
     container: str = Field(min_length=1)
+    # How long ECS may take to reach COMPLETED before Harbormaster calls the deployment failed.
+    deployment_timeout_seconds: int = Field(default=1800, ge=1, le=21600)
 
 
 Target = Annotated[Ec2Target | EcsTarget, Field(discriminator="type")]
@@ -162,12 +164,15 @@ class Period(_Model):
 
 
 class Schedule(_Model):
+    """Instance Scheduler-compatible; see harbormaster.schedule.evaluate for the rules."""
+
     timezone: str = "UTC"
     periods: list[Period] = Field(default_factory=list)
     holidays: list[date] = Field(default_factory=list)
     enforced: bool = False
     override_status: Literal["running", "stopped"] | None = None
     description: str | None = None
+    hibernate: bool = False  # EC2: hibernate instead of stop where the instance supports it
 
     @field_validator("timezone")
     @classmethod
@@ -177,6 +182,13 @@ class Schedule(_Model):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Seoul)") from None
         return value
+
+    @model_validator(mode="after")
+    def _evaluable(self) -> Schedule:
+        from harbormaster.schedule.evaluate import validate  # the scheduler owns the period syntax
+
+        validate(self)
+        return self
 
 
 class SlackRoute(_Model):

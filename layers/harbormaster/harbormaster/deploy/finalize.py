@@ -16,7 +16,12 @@ from harbormaster.deploy.router import execution_name
 from harbormaster.observability import metrics
 from harbormaster.state import ledger, lock
 
-_PHASES = {"InstanceFailed": "rollout", "GuardAlarmDuringBake": "bake", "States.Timeout": "approval"}
+_PHASES = {
+    "InstanceFailed": "rollout",
+    "EcsDeploymentFailed": "rollout",
+    "GuardAlarmDuringBake": "bake",
+    "States.Timeout": "approval",
+}
 
 
 def succeed(plan: DeployPlan, execution_arn: str, state_machine_arn: str) -> dict[str, Any]:
@@ -59,6 +64,11 @@ def fail(
         notes.append(str(revert["warning"]))
     if revert and revert.get("error"):
         notes.append("the revert itself failed, the fleet may be mixed: " + describe_failure(revert["error"])[1])
+    service = (revert or {}).get("ecs") or {}
+    if service.get("phase") == "failed":
+        notes.append(f"the revert itself failed, the service may run the new revision: {service.get('note')}")
+    elif service.get("phase") == "done":
+        notes.append(f"service restored: {service.get('note')}")
     if plan.previous:
         publish_image(environment, plan.previous.image_uri)
     release = ledger.get_release(environment, plan.release_id) or {}
@@ -79,7 +89,7 @@ def fail(
         reason=full_reason,
         finished_at=ledger.now_iso(),
         duration_seconds=seconds,
-        reverted=sorted(release.get("touched", [])) if revert and not revert.get("error") else [],
+        reverted=sorted(release.get("touched", [])) if _reverted(revert) else [],
     )
     metrics.add_metric(name="DeployFailed", unit=MetricUnit.Count, value=1)
     return {
@@ -90,6 +100,12 @@ def fail(
         "instances_done": release.get("instances_done", 0),
         "pending_started": _release_and_next(environment, execution_arn, state_machine_arn),
     }
+
+
+def _reverted(revert: dict[str, Any] | None) -> bool:
+    return (
+        bool(revert) and not (revert or {}).get("error") and ((revert or {}).get("ecs") or {}).get("phase") != "failed"
+    )
 
 
 def describe_failure(error: dict[str, Any]) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from harbormaster.notify.events import ImageRef
 
 Trigger = Literal["push", "manual", "rollback"]
 InstancePhase = Literal["start", "draining", "commanding", "registering", "done", "skipped", "failed"]
+ServicePhase = Literal["start", "rolling", "done", "skipped", "failed"]
 
 
 class DeployRequest(BaseModel):
@@ -28,6 +29,9 @@ class DeployRequest(BaseModel):
     force: bool = Field(default=False, description="deploy even a quarantined digest")
     reason: str | None = None
     rolls_back: str | None = Field(default=None, description="the release a rollback replaces")
+    task_definition_arn: str | None = Field(
+        default=None, description="ECS: run this exact revision (a rollback to known-good) instead of a new one"
+    )
 
 
 class PreviousRelease(BaseModel):
@@ -35,6 +39,7 @@ class PreviousRelease(BaseModel):
     image_uri: str
     digest: str
     tag: str | None = None
+    task_definition_arn: str | None = None
 
 
 class InstanceTask(BaseModel):
@@ -65,6 +70,33 @@ class InstanceTask(BaseModel):
     record_touch: bool = True
 
 
+class ServiceTask(BaseModel):
+    """An ECS service through its deployment (the state of the ECS rollout loop).
+
+    `task_definition_arn` is the revision to run: registered by the first step (a copy of the
+    service's current one with the new image) unless the plan already names one (a rollback)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str
+    release_id: str
+    cluster: str
+    service: str
+    container: str
+    image_uri: str
+    task_definition_arn: str | None = None
+    previous_task_definition_arn: str | None = None
+    deployment_id: str | None = None
+    timeout_seconds: int
+    poll_seconds: int
+    phase: ServicePhase = "start"
+    wait_seconds: int = 0
+    deadline: datetime | None = None
+    note: str | None = None
+    record_touch: bool = True
+    ecs_rolled_back: bool = Field(default=False, description="ECS's circuit breaker already restored the service")
+
+
 class DeployPlan(BaseModel):
     """What `prepare` decided."""
 
@@ -78,6 +110,7 @@ class DeployPlan(BaseModel):
     target_type: Literal["ec2", "ecs"] = "ec2"
     previous: PreviousRelease | None = None
     batches: list[list[InstanceTask]] = Field(default_factory=list)
+    ecs: ServiceTask | None = None
     instances_total: int = 0
     approval_required: bool = False
     approval_timeout_seconds: int = 86400

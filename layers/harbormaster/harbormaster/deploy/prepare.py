@@ -10,10 +10,10 @@ from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
 from harbormaster.config import Environment, HarbormasterConfig
-from harbormaster.config.models import Ec2Target
-from harbormaster.deploy import targets
+from harbormaster.config.models import EcsTarget, Rollout
+from harbormaster.deploy import ecs, targets
 from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEnvironment
-from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask, PreviousRelease
+from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask, PreviousRelease, ServiceTask
 from harbormaster.deploy.plan import PlanError, plan_batches
 from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import ledger, lock
@@ -102,9 +102,22 @@ def _plan(
                 "health_timeout_seconds": environment.rollback.health_timeout_seconds,
             }
         )
-    if not isinstance(environment.target, Ec2Target):
-        # Never report an empty rollout as a success: ECS services come with their own issue.
-        raise DeployError(f"{request.environment}: ECS deploy targets are not supported yet; nothing was changed")
+    plan = DeployPlan(
+        request=request,
+        outcome="deploy",
+        release_id=release_id,
+        image_uri=image_uri,
+        target_type=environment.target.type,
+        previous=previous,
+        approval_required=environment.approval.required and request.trigger != "rollback",
+        approval_timeout_seconds=int(environment.approval.timeout.total_seconds()),
+        bake_seconds=int(environment.bake.total_seconds()),
+        poll_seconds=rollout.poll_seconds,
+        warnings=warnings,
+    )
+    if isinstance(environment.target, EcsTarget):
+        service = _service_task(request, environment.target, release_id, image_uri, rollout)
+        return plan.model_copy(update={"ecs": service, "instances_total": 1})  # one service
     target = environment.target
     group = targets.target_group_arn(target)
     instance_ids = targets.instances(target, group)
@@ -135,20 +148,23 @@ def _plan(
         ]
         for index, batch in enumerate(plan_batches(instance_ids, rollout.batch, rollout.min_healthy))
     ]
-    return DeployPlan(
-        request=request,
-        outcome="deploy",
+    return plan.model_copy(update={"batches": batches, "instances_total": total})
+
+
+def _service_task(
+    request: DeployRequest, target: EcsTarget, release_id: str, image_uri: str, rollout: Rollout
+) -> ServiceTask:
+    service = ecs.check_service(request.environment, target.cluster, target.service)
+    return ServiceTask(
+        environment=request.environment,
         release_id=release_id,
+        cluster=target.cluster,
+        service=str(service["serviceName"]),
+        container=target.container,
         image_uri=image_uri,
-        target_type=environment.target.type,
-        previous=previous,
-        batches=batches,
-        instances_total=total,
-        approval_required=environment.approval.required and request.trigger != "rollback",
-        approval_timeout_seconds=int(environment.approval.timeout.total_seconds()),
-        bake_seconds=int(environment.bake.total_seconds()),
+        task_definition_arn=request.task_definition_arn,  # a rollback reuses the known-good revision
+        timeout_seconds=target.deployment_timeout_seconds,
         poll_seconds=rollout.poll_seconds,
-        warnings=warnings,
     )
 
 
@@ -192,6 +208,7 @@ def _previous(environment: str) -> PreviousRelease | None:
         image_uri=current["image_uri"],
         digest=current["digest"],
         tag=current.get("tag"),
+        task_definition_arn=current.get("task_definition_arn"),
     )
 
 

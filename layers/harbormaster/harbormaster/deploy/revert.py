@@ -1,13 +1,17 @@
-"""After a failure: put every instance the release touched back on the previous image."""
+"""After a failure: put every instance the release touched back on the previous image, or the
+ECS service back on the revision it ran before."""
 
 from __future__ import annotations
 
-from harbormaster.deploy.models import DeployPlan, InstanceTask
+from harbormaster.deploy import ecs
+from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
 from harbormaster.state import ledger
 
 
 def revert_tasks(plan: DeployPlan) -> tuple[list[InstanceTask], str | None]:
     """The instance tasks that restore the previous image, and a warning when none can."""
+    if plan.target_type == "ecs":
+        return [], None  # see revert_service
     release = ledger.get_release(plan.request.environment, plan.release_id) or {}
     if release.get("status") == "ROLLED_BACK":
         return [], None  # an alarm stopped this release: the rollback deploy owns the fleet now
@@ -38,3 +42,33 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[InstanceTask], str | None]:
         for instance_id in sorted(touched)
     ]
     return tasks, None
+
+
+def revert_service(plan: DeployPlan) -> ServiceTask | None:
+    """The service task that restores the revision the service ran before this release; a
+    `skipped` task (with the reason as note) when there is nothing to do."""
+    if plan.ecs is None:
+        return None
+    nothing = plan.ecs.model_copy(update={"phase": "skipped", "wait_seconds": 0, "record_touch": False})
+    release = ledger.get_release(plan.request.environment, plan.release_id) or {}
+    if release.get("status") == "ROLLED_BACK":
+        return nothing.model_copy(update={"note": "the rollback deploy owns the service now"})
+    previous = release.get("previous_task_definition_arn")
+    if not previous or ecs.service_key(plan.ecs.cluster, plan.ecs.service) not in set(release.get("touched", [])):
+        return nothing.model_copy(update={"note": "the service was not changed"})
+    running = ecs.describe_service(plan.ecs.cluster, plan.ecs.service)["taskDefinition"]
+    if running == previous:
+        return nothing.model_copy(
+            update={"note": f"the service already runs {previous.rsplit('/', 1)[-1]} again (ECS circuit breaker)"}
+        )
+    return plan.ecs.model_copy(
+        update={
+            "task_definition_arn": previous,
+            "phase": "start",
+            "record_touch": False,
+            "deployment_id": None,
+            "deadline": None,
+            "note": None,
+            "ecs_rolled_back": False,
+        }
+    )

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import boto3
 
 from harbormaster.config import load_config
+from harbormaster.config.models import EcsTarget
 from harbormaster.local.engine import LocalEngine, Report
 from harbormaster.local.runtime import Invocation
 
@@ -134,10 +135,33 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
     say("   pushing dev-44 again is skipped as quarantined (`harbormaster deploy api-dev dev-44 --force` overrides).")
     say()
 
-    say("5. A push to a repository no environment watches is ignored, with a log line that says why.")
+    say("5. The web environment is an ECS service: a push registers a new task-definition revision and")
+    say("   UpdateService rolls it with the deployment circuit breaker on.")
+    ecs = boto3.client("ecs")
+    web = config.environments["web"].target
+    assert isinstance(web, EcsTarget)
+
+    def revision() -> str:
+        found = ecs.describe_services(cluster=web.cluster, services=[web.service])["services"][0]
+        return str(found["taskDefinition"]).rsplit("/", 1)[-1]
+
+    say(f"   before: {web.service} runs {revision()}")
+    show(_without_steps(engine.push_image("codemate-frontend", "main-7", content="demo-main-7")[1]))
+    say(f"   after: {web.service} runs {revision()}")
+    say("   main-8's tasks never start; ECS's circuit breaker rolls the service back by itself, and")
+    say("   Harbormaster records what ECS did instead of rolling back a second time.")
+    broken = "sha256:" + "e" * 64
+    engine.fleet.bad_image(f"123456789012.dkr.ecr.{engine_region()}.amazonaws.com/codemate-frontend@{broken}")
+    show(_without_steps(engine.push_image("codemate-frontend", "main-8", digest=broken)[1]))
+    say(f"   after: {web.service} runs {revision()}")
+    for line in table(history_rows("web"), ["release_id", "status", "tag", "phase", "reason"]).splitlines():
+        say(f"   {line[:150]}")
+    say()
+
+    say("6. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("6. An event no rule matches (an EC2 state change): nothing is triggered.")
+    say("7. An event no rule matches (an EC2 state change): nothing is triggered.")
     show(
         engine.send_event(
             {
@@ -155,14 +179,15 @@ def engine_region() -> str:
 
 
 def _without_steps(report: Report) -> Report:
-    """The report without the many per-instance step invocations (summarised as one line)."""
-    steps = [i for i in report.invocations if i.logical_id == "InstanceStepFunction"]
-    others = [i for i in report.invocations if i.logical_id != "InstanceStepFunction"]
-    if steps:
-        failed = sum(1 for i in steps if i.failed)
-        label = f"InstanceStepFunction x{len(steps)}" + (f" ({failed} failed)" if failed else "")
-        summary = Invocation(label, None, duration_ms=sum(i.duration_ms for i in steps))
-        others.append(summary)
+    """The report without the many per-instance (and ECS) step invocations, summarised as one line each."""
+    stepping = {"InstanceStepFunction", "EcsStepFunction"}
+    others = [i for i in report.invocations if i.logical_id not in stepping]
+    for name in sorted(stepping):
+        steps = [i for i in report.invocations if i.logical_id == name]
+        if steps:
+            failed = sum(1 for i in steps if i.failed)
+            label = f"{name} x{len(steps)}" + (f" ({failed} failed)" if failed else "")
+            others.append(Invocation(label, None, duration_ms=sum(i.duration_ms for i in steps)))
     return Report(bus=report.bus, invocations=others, executions=report.executions, slack=report.slack)
 
 

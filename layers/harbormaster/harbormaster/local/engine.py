@@ -25,7 +25,7 @@ import boto3
 
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
-from harbormaster.config.models import Ec2Target
+from harbormaster.config.models import EcsTarget
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
 from harbormaster.local.fleet import Fleet
@@ -113,6 +113,7 @@ class LocalEngine:
         echo_logs: bool = False,
         start_time: datetime | None = None,
         seed: bool = False,
+        parameters: dict[str, str] | None = None,
     ) -> None:
         self.template = Path(template)
         self.config_path = Path(config).resolve()
@@ -120,6 +121,7 @@ class LocalEngine:
         self.logs = LogCapture(echo=echo_logs)
         self.clock = VirtualClock(start_time)
         self.seed = seed
+        self.parameters = parameters or {}  # template parameter overrides, e.g. {"ScheduleRate": "rate(1 hour)"}
         self._saved_env: dict[str, str] | None = None
         self._patches: list[Any] = []
         self._real_stdout: Any = sys.stdout
@@ -147,7 +149,7 @@ class LocalEngine:
         self._patches.append(mocker)
         _forget_warm_state()
         try:
-            self.stack = provision(self.template, REGION)
+            self.stack = provision(self.template, REGION, self.parameters)
             self.runtime = LambdaRuntime(
                 self.stack, dict(_LOCAL_ENV), {"HARBORMASTER_CONFIG": str(self.config_path)}, self.logs
             )
@@ -376,10 +378,17 @@ class LocalEngine:
 
     def _seed_fleets(self, config: HarbormasterConfig, per_environment: int = 2) -> None:
         """A world for the configuration: each EC2 environment gets its target group and
-        `per_environment` tagged instances running a bootstrap image."""
+        `per_environment` tagged instances running a bootstrap image; each ECS environment its
+        tagged service with `per_environment` tasks."""
         for name, environment in config.environments.items():
             target = environment.target
-            if not isinstance(target, Ec2Target) or not target.target_group_name:
+            if isinstance(target, EcsTarget):
+                bootstrap = f"{environment.repository}:bootstrap"
+                self.fleet.ecs.service(
+                    target.cluster, target.service, bootstrap, target.container, per_environment, environment=name
+                )
+                continue
+            if not target.target_group_name:
                 continue
             group = self.fleet.target_group(
                 target.target_group_name,

@@ -26,6 +26,8 @@ import boto3
 import botocore.session
 from botocore import xform_name
 
+from harbormaster.local.ecs_services import EcsServices
+
 REGION = "ap-northeast-2"
 _BACKENDS = {
     "elbv2": ("moto.elbv2.models", "ELBv2Backend"),
@@ -77,6 +79,7 @@ class Fleet:
         self._lock = threading.RLock()
         self._ec2: Any = boto3.client("ec2", region_name=region)
         self._elbv2: Any = boto3.client("elbv2", region_name=region)
+        self.ecs = EcsServices(self.faults, region)
 
     # ------------------------------------------------------------------ building the world
     def target_group(
@@ -122,7 +125,8 @@ class Fleet:
 
     # ------------------------------------------------------------------ faults
     def bad_image(self, image: str) -> None:
-        """Containers of `image` never pass their health check; the deploy command fails."""
+        """Containers of `image` never pass their health check: the deploy command fails, and an ECS
+        deployment of it ends FAILED by the circuit breaker."""
         self.faults.bad_images.add(image)
 
     def fail_next_command(self, instance_id: str, times: int = 1) -> None:
@@ -173,6 +177,7 @@ class Fleet:
         original_deregister = ELBv2Backend.deregister_targets
 
         signature = inspect.signature(original_send)
+        patchers: list[Any] = []
 
         def send_command(backend: Any, *args: Any, **kwargs: Any) -> Any:
             requested = signature.bind(backend, *args, **kwargs).arguments
@@ -213,7 +218,8 @@ class Fleet:
             (ELBv2Backend, "register_targets", register_targets),
             (ELBv2Backend, "deregister_targets", deregister_targets),
         ):
-            patcher = mock.patch.object(owner, name, replacement)
+            patchers.append(mock.patch.object(owner, name, replacement))
+        for patcher in [*patchers, *self.ecs.patches()]:
             patcher.start()
             self._patches.append(patcher)
         return self

@@ -139,6 +139,7 @@ def start_rollback(
         ),
         reason=reason,
         rolls_back=bad_id,
+        task_definition_arn=target.get("task_definition_arn"),  # ECS: the same revision, not a rebuilt one
     )
     # Unique per attempt; the ledger's one-claim-per-release is what prevents a second automatic rollback.
     name = f"{environment[:30]}-rollback-{bad_id}-{datetime.now(UTC):%H%M%S%f}"[:80]

@@ -29,7 +29,10 @@ _TITLES = {
     "rollback.succeeded": "✅ Rollback succeeded",
     "rollback.failed": "🚨 Rollback failed",
     "alarm.outside_window": "🔔 Guard alarm, no rollback",
+    "schedule.stopped": "🌙 Schedule stopped resources",
+    "schedule.started": "☀️ Schedule started resources",
 }
+_KINDS = {"ecs": "ECS services", "asg": "Auto Scaling groups", "ec2": "EC2 instances", "rds": "RDS", "aurora": "Aurora"}
 
 
 def render(subject: str | None, message: str) -> tuple[SlackMessage, str | None]:
@@ -49,6 +52,8 @@ def render(subject: str | None, message: str) -> tuple[SlackMessage, str | None]
 
 
 def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
+    if event.type.startswith("schedule."):
+        return schedule_summary(event)
     title = _TITLES.get(event.type, event.type)
     where = f" — {event.environment}" if event.environment else ""
     facts: list[tuple[str, str]] = []
@@ -70,6 +75,27 @@ def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
         blocks.append(context(f"Execution `{escape(event.execution_arn.rsplit(':', 1)[-1])}`"))
     text = f"{title}{where}" + (f": {event.image.short}" if event.image else "")
     return SlackMessage.build(text, event.severity, blocks)
+
+
+def schedule_summary(event: HarbormasterEvent) -> SlackMessage:
+    """What one scheduler run stopped or started, what failed, and the instance-hours saved."""
+    details = event.details
+    title = f"{_TITLES.get(event.type, event.type)} — {details.get('schedule', '?')}"
+    resources: dict[str, list[str]] = details.get("resources") or {}
+    facts = [(_KINDS.get(kind, kind), ", ".join(f"`{escape(i)}`" for i in ids)) for kind, ids in resources.items()]
+    if "estimated_instance_hours_saved" in details:
+        facts.append(("Instance-hours saved (est.)", f"{details['estimated_instance_hours_saved']:g}"))
+    if details.get("next_start"):
+        facts.append(("Next start", escape(str(details["next_start"]))))
+    blocks = [header(title)]
+    if facts:
+        blocks.append(fields(facts))
+    failures = details.get("failures") or []
+    if failures:
+        lines = "\n".join(f"• `{escape(f['id'])}` ({escape(f['kind'])}): {escape(f['reason'])}" for f in failures)
+        blocks.append(section(f"*Failed*\n{lines}"))
+    count = sum(len(ids) for ids in resources.values())
+    return SlackMessage.build(f"{title}: {count} resource(s)", event.severity, blocks)
 
 
 def generic(subject: str | None, message: str, payload: Any) -> SlackMessage:

@@ -7,33 +7,15 @@ ENV#<env> / PENDING                the newest image waiting behind a running dep
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from harbormaster.clients import table
+from harbormaster.state.store import TABLE_ENV, conditional, items_table, plain
 
-TABLE_ENV = "TABLE_NAME"
-
-
-def conditional(write: Callable[[], Any]) -> bool:
-    """Run a conditional write: False when its condition did not hold (another writer got there first)."""
-    try:
-        write()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
-
-
-def _table() -> Any:
-    return table(os.environ[TABLE_ENV])
+__all__ = ["TABLE_ENV", "conditional"]  # re-exported for the lock and the CLI
 
 
 def _pk(environment: str) -> str:
@@ -42,19 +24,6 @@ def _pk(environment: str) -> str:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """DynamoDB numbers come back as Decimal and sets as set: make them JSON-friendly."""
-    out: dict[str, Any] = {}
-    for key, value in item.items():
-        if isinstance(value, Decimal):
-            out[key] = int(value) if value == value.to_integral_value() else float(value)
-        elif isinstance(value, set):
-            out[key] = sorted(value)
-        else:
-            out[key] = value
-    return out
 
 
 def record_release(environment: str, release_id: str, fields: dict[str, Any]) -> None:
@@ -67,13 +36,13 @@ def record_release(environment: str, release_id: str, fields: dict[str, Any]) ->
         "recorded_at": now_iso(),
         **fields,
     }
-    _table().put_item(Item={k: v for k, v in item.items() if v is not None})
+    items_table().put_item(Item={k: v for k, v in item.items() if v is not None})
 
 
 def update_release(environment: str, release_id: str, **fields: Any) -> None:
     names = {f"#{k}": k for k in fields}
     values = {f":{k}": v for k, v in fields.items()}
-    _table().update_item(
+    items_table().update_item(
         Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
         UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
         ExpressionAttributeNames=names,
@@ -83,7 +52,7 @@ def update_release(environment: str, release_id: str, **fields: Any) -> None:
 
 def add_touched(environment: str, release_id: str, instance_id: str) -> None:
     """Remember an instance this release took out of service (the revert puts it back)."""
-    _table().update_item(
+    items_table().update_item(
         Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
         UpdateExpression="ADD touched :i",
         ExpressionAttributeValues={":i": {instance_id}},
@@ -91,7 +60,7 @@ def add_touched(environment: str, release_id: str, instance_id: str) -> None:
 
 
 def count_done(environment: str, release_id: str) -> None:
-    _table().update_item(
+    items_table().update_item(
         Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
         UpdateExpression="ADD instances_done :one",
         ExpressionAttributeValues={":one": 1},
@@ -99,30 +68,30 @@ def count_done(environment: str, release_id: str) -> None:
 
 
 def get_release(environment: str, release_id: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"}, ConsistentRead=True)
-    return _plain(item["Item"]) if "Item" in item else None
+    item = items_table().get_item(Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"}, ConsistentRead=True)
+    return plain(item["Item"]) if "Item" in item else None
 
 
 def history(environment: str, limit: int = 50) -> list[dict[str, Any]]:
     """Newest first."""
-    response = _table().query(
+    response = items_table().query(
         KeyConditionExpression=Key("pk").eq(_pk(environment)) & Key("sk").begins_with("RELEASE#"),
         ScanIndexForward=False,
         Limit=limit,
     )
-    return [_plain(item) for item in response["Items"]]
+    return [plain(item) for item in response["Items"]]
 
 
 def current(environment: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"pk": _pk(environment), "sk": "CURRENT"}, ConsistentRead=True)
-    return _plain(item["Item"]) if "Item" in item else None
+    item = items_table().get_item(Key={"pk": _pk(environment), "sk": "CURRENT"}, ConsistentRead=True)
+    return plain(item["Item"]) if "Item" in item else None
 
 
 def set_current(environment: str, release: dict[str, Any]) -> None:
     keep: dict[str, Any] = {
         k: release[k] for k in ("release_id", "digest", "tag", "image_uri", "repository") if k in release
     }
-    _table().put_item(Item={"pk": _pk(environment), "sk": "CURRENT", "updated_at": now_iso(), **keep})
+    items_table().put_item(Item={"pk": _pk(environment), "sk": "CURRENT", "updated_at": now_iso(), **keep})
 
 
 def put_pending(environment: str, request: dict[str, Any]) -> dict[str, Any] | None:
@@ -133,7 +102,7 @@ def put_pending(environment: str, request: dict[str, Any]) -> dict[str, Any] | N
     item = {"pk": _pk(environment), "sk": "PENDING", "request": request, "requested_at": request["requested_at"]}
     try:
         old = (
-            _table()
+            items_table()
             .put_item(
                 Item=item,
                 ReturnValues="ALL_OLD",
@@ -150,13 +119,13 @@ def put_pending(environment: str, request: dict[str, Any]) -> dict[str, Any] | N
 
 
 def take_pending(environment: str) -> dict[str, Any] | None:
-    old = _table().delete_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ReturnValues="ALL_OLD")
+    old = items_table().delete_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ReturnValues="ALL_OLD")
     return dict(old["Attributes"]["request"]) if "Attributes" in old else None
 
 
 def quarantine(environment: str, digest: str, release_id: str, reason: str) -> None:
     """A rolled-back digest is not deployed again automatically (`deploy --force` overrides)."""
-    _table().put_item(
+    items_table().put_item(
         Item={
             "pk": _pk(environment),
             "sk": f"QUARANTINE#{digest}",
@@ -168,14 +137,14 @@ def quarantine(environment: str, digest: str, release_id: str, reason: str) -> N
 
 
 def quarantined(environment: str, digest: str) -> dict[str, Any] | None:
-    item = _table().get_item(Key={"pk": _pk(environment), "sk": f"QUARANTINE#{digest}"}, ConsistentRead=True)
-    return _plain(item["Item"]) if "Item" in item else None
+    item = items_table().get_item(Key={"pk": _pk(environment), "sk": f"QUARANTINE#{digest}"}, ConsistentRead=True)
+    return plain(item["Item"]) if "Item" in item else None
 
 
 def claim_rollback(environment: str, release_id: str, by: str) -> bool:
     """At most one automatic rollback per release: the first claim wins (conditional write)."""
     return conditional(
-        lambda: _table().update_item(
+        lambda: items_table().update_item(
             Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
             UpdateExpression="SET rollback_claimed_by = :by",
             ConditionExpression="attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
@@ -186,7 +155,7 @@ def claim_rollback(environment: str, release_id: str, by: str) -> bool:
 
 def record_alarm(environment: str, alarm: str, action: str, detail: dict[str, Any]) -> None:
     """Every alarm that reached an environment is kept, acted on or not."""
-    _table().put_item(
+    items_table().put_item(
         Item={
             "pk": _pk(environment),
             "sk": f"ALARM#{now_iso()}#{alarm}",

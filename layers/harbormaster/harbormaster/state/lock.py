@@ -11,7 +11,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
-from harbormaster.state.ledger import _pk, _table, conditional, now_iso
+from harbormaster.state.ledger import _pk, conditional, now_iso
+from harbormaster.state.store import items_table
 
 
 class LockHeld(Exception):
@@ -41,7 +42,7 @@ def acquire(environment: str, owner: str, release_id: str) -> str | None:
 def release(environment: str, owner: str) -> bool:
     """Release the lock if `owner` still holds it."""
     return conditional(
-        lambda: _table().delete_item(
+        lambda: items_table().delete_item(
             Key={"pk": _pk(environment), "sk": "LOCK"},
             ConditionExpression="#o = :who",
             ExpressionAttributeNames={"#o": "owner"},
@@ -52,7 +53,7 @@ def release(environment: str, owner: str) -> bool:
 
 def _put_if(item: dict[str, Any], condition: str, who: str) -> bool:
     return conditional(
-        lambda: _table().put_item(
+        lambda: items_table().put_item(
             Item=item,
             ConditionExpression=condition,
             ExpressionAttributeNames={"#o": "owner"},
@@ -63,7 +64,7 @@ def _put_if(item: dict[str, Any], condition: str, who: str) -> bool:
 
 def holder(environment: str) -> dict[str, Any] | None:
     item: dict[str, Any] | None = (
-        _table().get_item(Key={"pk": _pk(environment), "sk": "LOCK"}, ConsistentRead=True).get("Item")
+        items_table().get_item(Key={"pk": _pk(environment), "sk": "LOCK"}, ConsistentRead=True).get("Item")
     )
     return item
 

@@ -1,0 +1,41 @@
+"""Shared measuring tools for the deploy benchmarks: handler API calls and state transitions."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import boto3
+import botocore.client
+
+from harbormaster.local import LocalEngine
+
+PRICE_PER_TRANSITION = 0.025 / 1000  # Step Functions standard workflows, USD
+
+
+@contextmanager
+def handler_api_calls(engine: LocalEngine) -> Iterator[collections.Counter[str]]:
+    """Count `service:Operation` calls made by the handlers (as on AWS), not by the engine's own
+    polling. Client side, so retries count."""
+    calls: collections.Counter[str] = collections.Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(client: Any, operation: str, params: Any) -> Any:
+        if getattr(engine.runtime.invoking, "active", False):
+            calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+        return original(client, operation, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
+        yield calls
+
+
+def transitions(execution_arn: str) -> int:
+    """States entered by an execution: what Step Functions bills."""
+    sfn = boto3.client("stepfunctions")
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events += page["events"]
+    return sum(1 for e in events if e["type"].endswith("StateEntered"))

@@ -1,0 +1,176 @@
+"""An ECS service through one deployment, one step per call:
+
+    start ─register revision (or reuse a known-good one), UpdateService→ rolling ─COMPLETED→ done
+                                                                         └─FAILED / deadline→ failed
+
+The deployment circuit breaker (with rollback) is always on, so a deployment whose tasks never
+become healthy ends FAILED and ECS itself restores the previous revision; the step notices and
+says so (`ecs_rolled_back`), and the revert then has nothing left to do. The desired count is never
+touched: a service scaled to zero by a schedule gets the new revision and stays at zero.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from harbormaster.clients import client
+from harbormaster.deploy.exceptions import DeployError
+from harbormaster.deploy.models import ServiceTask
+from harbormaster.deploy.targets import ENVIRONMENT_TAG
+from harbormaster.state import ledger
+
+# Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back unchanged.
+_REGISTERABLE = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+)
+
+
+def describe_service(cluster: str, service: str) -> dict[str, Any]:
+    """The ACTIVE service, with its tags; DeployError when it is missing or being deleted."""
+    described = client("ecs").describe_services(cluster=cluster, services=[service], include=["TAGS"])
+    found = [s for s in described["services"] if s.get("status") == "ACTIVE"]
+    if not found:
+        raise DeployError(f"ECS service {service!r} is not active in cluster {cluster!r}")
+    return dict(found[0])
+
+
+def check_service(environment: str, cluster: str, service: str) -> dict[str, Any]:
+    """The service, if it is tagged for the environment (the IAM policy relies on the same tag)."""
+    found = describe_service(cluster, service)
+    tags = {t["key"]: t["value"] for t in found.get("tags", [])}
+    if tags.get(ENVIRONMENT_TAG) != environment:
+        raise DeployError(
+            f"ECS service {service!r} is not tagged {ENVIRONMENT_TAG}={environment} "
+            f"(found {tags.get(ENVIRONMENT_TAG)!r}); nothing was changed"
+        )
+    return found
+
+
+def service_key(cluster: str, service: str) -> str:
+    """How the ledger's `touched` names a service (instances are named by their id)."""
+    return f"ecs:{cluster}/{service}"
+
+
+def step(task: ServiceTask, now: datetime | None = None) -> ServiceTask:
+    moment = now or datetime.now(UTC)
+    if task.phase == "start":
+        return _start(task, moment)
+    if task.phase == "rolling":
+        return _rolling(task, moment)
+    return task  # done, skipped and failed are final
+
+
+def _start(task: ServiceTask, now: datetime) -> ServiceTask:
+    if stopped := _release_stopped(task):
+        return _finish(task, "failed", stopped)
+    service = describe_service(task.cluster, task.service)
+    running = str(service["taskDefinition"])
+    target = task.task_definition_arn or _register_revision(running, task.container, task.image_uri)
+    if task.record_touch:
+        ledger.update_release(
+            task.environment, task.release_id, task_definition_arn=target, previous_task_definition_arn=running
+        )
+    if running == target:
+        return _finish(task, "done", f"the service already runs {_short(target)}")
+    configuration = dict(service.get("deploymentConfiguration") or {})
+    configuration["deploymentCircuitBreaker"] = {"enable": True, "rollback": True}
+    updated = client("ecs").update_service(
+        cluster=task.cluster,
+        service=task.service,
+        taskDefinition=target,
+        deploymentConfiguration=configuration,
+    )["service"]
+    if task.record_touch:
+        ledger.add_touched(task.environment, task.release_id, service_key(task.cluster, task.service))
+    return task.model_copy(
+        update={
+            "phase": "rolling",
+            "task_definition_arn": target,
+            "previous_task_definition_arn": task.previous_task_definition_arn or running,
+            "deployment_id": _primary(updated).get("id"),
+            "wait_seconds": task.poll_seconds,
+            "deadline": now + timedelta(seconds=task.timeout_seconds),
+        }
+    )
+
+
+def _rolling(task: ServiceTask, now: datetime) -> ServiceTask:
+    service = describe_service(task.cluster, task.service)
+    deployment = next(
+        (d for d in service.get("deployments", []) if d.get("id") == task.deployment_id),
+        _primary(service) if _primary(service).get("taskDefinition") == task.task_definition_arn else {},
+    )
+    state = deployment.get("rolloutState")
+    if state == "COMPLETED" and deployment.get("taskDefinition") == task.task_definition_arn:
+        if task.record_touch:
+            ledger.count_done(task.environment, task.release_id)
+        return _finish(task, "done", f"{_short(task.task_definition_arn)} COMPLETED")
+    if state == "FAILED" or not deployment:
+        reason = deployment.get("rolloutStateReason") or "the deployment is gone"
+        running = str(service["taskDefinition"])
+        if running != task.task_definition_arn:
+            # The circuit breaker already put the service back; record what ECS did instead of redoing it.
+            note = (
+                f"ECS deployment failed ({reason}); ECS's circuit breaker rolled the service back to {_short(running)}"
+            )
+            return _finish(task, "failed", note, ecs_rolled_back=True)
+        return _finish(task, "failed", f"ECS deployment failed: {reason}")
+    if now >= (task.deadline or now):
+        return _finish(
+            task, "failed", f"the ECS deployment was not COMPLETED within {task.timeout_seconds}s (state {state})"
+        )
+    return task.model_copy(update={"wait_seconds": task.poll_seconds})
+
+
+def _register_revision(running: str, container: str, image_uri: str) -> str:
+    """A new revision of the running task definition, identical but for `container`'s image."""
+    ecs = client("ecs")
+    described = ecs.describe_task_definition(taskDefinition=running, include=["TAGS"])
+    definition = described["taskDefinition"]
+    names = [c["name"] for c in definition["containerDefinitions"]]
+    if container not in names:
+        raise DeployError(f"{_short(running)} has no container {container!r} (it has {', '.join(names)})")
+    fields = {key: definition[key] for key in _REGISTERABLE if definition.get(key) not in (None, [], {})}
+    fields["containerDefinitions"] = [
+        {**c, "image": image_uri} if c["name"] == container else c for c in definition["containerDefinitions"]
+    ]
+    if described.get("tags"):
+        fields["tags"] = described["tags"]
+    return str(ecs.register_task_definition(**fields)["taskDefinition"]["taskDefinitionArn"])
+
+
+def _primary(service: dict[str, Any]) -> dict[str, Any]:
+    return next((dict(d) for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+
+
+def _release_stopped(task: ServiceTask) -> str | None:
+    """A rollout step never acts for a release that was stopped (rolled back by an alarm) meanwhile."""
+    if not task.record_touch:
+        return None
+    status = (ledger.get_release(task.environment, task.release_id) or {}).get("status", "IN_PROGRESS")
+    return None if status == "IN_PROGRESS" else f"the release is {status}: the service was left as it is"
+
+
+def _finish(task: ServiceTask, phase: str, note: str, ecs_rolled_back: bool = False) -> ServiceTask:
+    return task.model_copy(update={"phase": phase, "wait_seconds": 0, "note": note, "ecs_rolled_back": ecs_rolled_back})
+
+
+def _short(task_definition_arn: str | None) -> str:
+    """`family:revision` from a task definition ARN."""
+    return (task_definition_arn or "?").rsplit("/", 1)[-1]

@@ -1,0 +1,216 @@
+"""Simulated ECS services: deployments that roll out, complete or fail, on top of moto.
+
+moto keeps clusters, task definitions and services, but its UpdateService only swaps the task
+definition: no new deployment, no rolloutState, no circuit breaker. This module adds what ECS
+does: UpdateService with a new revision starts a PRIMARY deployment IN_PROGRESS; after
+`polls` DescribeServices it is COMPLETED (never, if an image is stalled), or FAILED if a
+container image is bad (the fleet's `bad_image` fault) — and with the circuit breaker's rollback
+on, ECS puts the service back on the last completed revision by itself. A service at desired
+count 0 completes with no tasks.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+from uuid import uuid4
+
+import boto3
+
+if TYPE_CHECKING:
+    from harbormaster.local.fleet import Faults
+
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+@dataclass
+class _Rolling:
+    deployment: dict[str, Any]
+    polls: int
+    previous: str | None
+    rollback: bool
+
+
+class EcsServices:
+    def __init__(self, faults: Faults, region: str, polls: int = 2) -> None:
+        self.faults = faults
+        self.region = region
+        self.polls = polls
+        self.stalled_images: set[str] = set()
+        self.history: list[tuple[str, str, str]] = []  # (service, task definition, COMPLETED|FAILED|ROLLED_BACK)
+        self._rolling: dict[str, _Rolling] = {}  # cluster:service → the deployment in progress
+        self._lock = threading.RLock()
+        self._ecs: Any = boto3.client("ecs", region_name=region)
+
+    # ------------------------------------------------------------------ building the world
+    def service(
+        self,
+        cluster: str,
+        name: str,
+        image: str,
+        container: str = "web",
+        desired: int = 2,
+        environment: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """A Fargate service running `image` in `container`, tagged for `environment` (and with
+        `tags`); returns its ARN."""
+        self._ecs.create_cluster(clusterName=cluster)
+        all_tags = {**({"harbormaster:environment": environment} if environment else {}), **(tags or {})}
+        tags_list = [{"key": k, "value": v} for k, v in all_tags.items()]
+        definition = self._ecs.register_task_definition(
+            family=f"{cluster}-{name}",
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
+            executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+            containerDefinitions=[
+                {"name": container, "image": image, "essential": True, "portMappings": [{"containerPort": 8080}]},
+                {"name": "log-router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"},
+            ],
+            **({"tags": tags_list} if tags_list else {}),
+        )["taskDefinition"]["taskDefinitionArn"]
+        return str(
+            self._ecs.create_service(
+                cluster=cluster,
+                serviceName=name,
+                taskDefinition=definition,
+                desiredCount=desired,
+                launchType="FARGATE",
+                **({"tags": tags_list} if tags_list else {}),
+            )["service"]["serviceArn"]
+        )
+
+    def image_of(self, cluster: str, service: str, container: str = "web") -> str:
+        """The image `container` runs in the service's current revision."""
+        found = self._ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+        definition = self._ecs.describe_task_definition(taskDefinition=found["taskDefinition"])["taskDefinition"]
+        return str(next(c["image"] for c in definition["containerDefinitions"] if c["name"] == container))
+
+    def stall(self, image: str) -> None:
+        """Deployments of `image` stay IN_PROGRESS forever (tasks that never reach steady state)."""
+        self.stalled_images.add(image)
+
+    # ------------------------------------------------------------------ moto hooks
+    def patches(self) -> list[Any]:
+        from moto.ecs.models import EC2ContainerServiceBackend
+
+        simulator = self
+        original_update = EC2ContainerServiceBackend.update_service
+        original_describe = EC2ContainerServiceBackend.describe_services
+
+        def update_service(backend: Any, properties: dict[str, Any]) -> Any:
+            wanted = properties.get("task_definition")
+            breaker = (properties.get("deployment_configuration") or {}).get("deploymentCircuitBreaker") or {}
+            cluster = backend._get_cluster(properties.get("cluster", "default")).name
+            key = f"{cluster}:{properties['service'].split('/')[-1]}"
+            before = backend.services[key].task_definition if key in backend.services else None
+            service = original_update(backend, properties)
+            if wanted:
+                service.task_definition = backend.describe_task_definition(wanted).arn
+                if service.task_definition != before:
+                    simulator._start(service, key, before, bool(breaker.get("enable") and breaker.get("rollback")))
+            return service
+
+        def describe_services(backend: Any, cluster_str: str, names: list[str]) -> Any:
+            cluster = backend._get_cluster(cluster_str).name
+            for name in names:
+                simulator._advance(backend, f"{cluster}:{name.split('/')[-1]}")
+            return original_describe(backend, cluster_str, names)
+
+        return [
+            mock.patch.object(EC2ContainerServiceBackend, "update_service", update_service),
+            mock.patch.object(EC2ContainerServiceBackend, "describe_services", describe_services),
+        ]
+
+    def _start(self, service: Any, key: str, previous: str | None, rollback: bool) -> None:
+        now = datetime.now(UTC)
+        deployment = {
+            "id": f"ecs-svc/{uuid4().int % 10**19}",
+            "status": "PRIMARY",
+            "taskDefinition": service.task_definition,
+            "desiredCount": service.desired_count,
+            "pendingCount": service.desired_count,
+            "runningCount": 0,
+            "failedTasks": 0,
+            "createdAt": now,
+            "updatedAt": now,
+            "launchType": service.launch_type,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": "ECS deployment in progress.",
+        }
+        with self._lock:
+            for older in service.deployments:
+                older["status"] = "ACTIVE"
+            service.deployments.insert(0, deployment)
+            self._rolling[key] = _Rolling(deployment, self.polls, previous, rollback)
+
+    def _advance(self, backend: Any, key: str) -> None:
+        with self._lock:
+            rolling = self._rolling.get(key)
+            if rolling is None:
+                return
+            rolling.polls -= 1
+            if rolling.polls > 0 or self._uses(backend, rolling.deployment["taskDefinition"], self.stalled_images):
+                return
+            del self._rolling[key]
+            service = backend.services[key]
+            deployment = rolling.deployment
+            now = datetime.now(UTC)
+            if service.desired_count > 0 and self._uses(backend, deployment["taskDefinition"], self.faults.bad_images):
+                deployment.update(
+                    rolloutState="FAILED",
+                    rolloutStateReason=CIRCUIT_BREAKER_REASON,
+                    failedTasks=max(10, service.desired_count),
+                    pendingCount=0,
+                    updatedAt=now,
+                )
+                self.history.append((service.name, deployment["taskDefinition"], "FAILED"))
+                if rolling.rollback and rolling.previous:
+                    # The circuit breaker's rollback: a new deployment of the last completed revision.
+                    deployment["status"] = "INACTIVE"
+                    service.task_definition = rolling.previous
+                    service.deployments = [_completed(rolling.previous, service, now)]
+                    service.events.insert(0, {"id": str(uuid4()), "createdAt": now, "message": _rolled_back(service)})
+                    self.history.append((service.name, rolling.previous, "ROLLED_BACK"))
+                return
+            deployment.update(
+                rolloutState="COMPLETED",
+                rolloutStateReason="ECS deployment completed.",
+                runningCount=service.desired_count,
+                pendingCount=0,
+                updatedAt=now,
+            )
+            service.deployments = [deployment]
+            service.running_count = service.desired_count
+            self.history.append((service.name, deployment["taskDefinition"], "COMPLETED"))
+
+    @staticmethod
+    def _uses(backend: Any, task_definition: str, images: set[str]) -> bool:
+        definition = backend.describe_task_definition(task_definition)
+        return any(c.get("image") in images for c in definition.container_definitions)
+
+
+def _completed(task_definition: str, service: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "id": f"ecs-svc/{uuid4().int % 10**19}",
+        "status": "PRIMARY",
+        "taskDefinition": task_definition,
+        "desiredCount": service.desired_count,
+        "pendingCount": 0,
+        "runningCount": service.desired_count,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": service.launch_type,
+        "rolloutState": "COMPLETED",
+        "rolloutStateReason": "ECS deployment completed (circuit breaker rollback).",
+    }
+
+
+def _rolled_back(service: Any) -> str:
+    return f"(service {service.name}) rolling back to deployment with task definition {service.task_definition}"

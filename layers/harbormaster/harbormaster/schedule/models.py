@@ -1,0 +1,74 @@
+"""What the reconciler sees and reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["ecs", "asg", "ec2", "rds", "aurora"]
+Actual = Literal["running", "stopped", "transitioning"]
+Action = Literal["stop", "start"]
+
+# Stop the things that use databases first; start databases first.
+STOP_ORDER: tuple[Kind, ...] = ("ecs", "asg", "ec2", "rds", "aurora")
+START_ORDER: tuple[Kind, ...] = ("rds", "aurora", "ec2", "asg", "ecs")
+DATABASES: frozenset[Kind] = frozenset({"rds", "aurora"})
+
+
+class Resource(BaseModel):
+    """A tagged resource as found now. `capacity` is what a stop must save to restore exactly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    id: str
+    arn: str
+    schedule: str
+    actual: Actual
+    capacity: dict[str, int] = Field(default_factory=dict)
+    instance_type: str | None = None
+
+
+class Outcome(BaseModel):
+    """One resource in one run: what was decided and done."""
+
+    kind: Kind
+    id: str
+    schedule: str
+    desired: str
+    actual: Actual | None = None
+    action: Literal["stop", "start", "none", "deferred", "skipped", "failed"]
+    reason: str
+    dry_run: bool = False
+
+
+class RunInput(BaseModel):
+    """The reconciler's input: the scheduled run (EventBridge Scheduler fills `scheduled_time`) or a
+    one-shot `{"action": "stop"|"start", "schedule": NAME}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_time: datetime | None = None
+    action: Action | None = None
+    schedule: str | None = None
+    dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> RunInput:
+        if (self.action is None) != (self.schedule is None):
+            raise ValueError("a one-shot run needs both action and schedule")
+        return self
+
+
+class RunReport(BaseModel):
+    at: datetime
+    dry_run: bool
+    outcomes: list[Outcome] = Field(default_factory=list)
+
+    def changed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action in {"stop", "start"}]
+
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action == "failed"]

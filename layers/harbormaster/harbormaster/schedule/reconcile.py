@@ -1,0 +1,234 @@
+"""One reconciler run: evaluate every tagged resource's schedule and act on transitions only.
+
+    desired `any`                              → nothing
+    resource starting/stopping                 → nothing this run (looked at again next run)
+    already as desired                         → nothing; the desired state is remembered
+    desired changed since the last run         → act (or always, when the schedule is `enforced`
+      (or never seen), or a one-shot action      or the run is a one-shot stop/start)
+    otherwise                                  → nothing: someone changed it by hand since the last
+                                                 boundary, and that is respected until the next one
+    a database we stopped, running again        → stop it again (AWS restarts a stopped RDS
+      7 days later while still desired stopped    instance or Aurora cluster after 7 days)
+
+Stops go ECS, ASG, EC2, then databases; starts go databases first, and the rest of the schedule
+waits (deferred to the next run) until every database of the schedule is available.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from harbormaster.config import HarbormasterConfig
+from harbormaster.config.models import Schedule
+from harbormaster.observability import logger
+from harbormaster.schedule import resources
+from harbormaster.schedule.evaluate import evaluate
+from harbormaster.schedule.models import DATABASES, START_ORDER, STOP_ORDER, Outcome, Resource, RunInput, RunReport
+from harbormaster.state import resources as records
+
+RDS_MAX_STOPPED = timedelta(days=7)
+
+
+def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[RunReport, dict[str, Resource]]:
+    """The run's report, and the resources found (by id) as discovery saw them."""
+    report = RunReport(at=now, dry_run=request.dry_run)
+    if request.schedule is not None and request.schedule not in config.schedules:
+        raise ValueError(f"schedule {request.schedule!r} is not in the configuration")
+    found, skipped = resources.discover()
+    for kind, identifier, why in skipped:
+        report.outcomes.append(
+            Outcome(kind=kind, id=identifier, schedule="-", desired="-", action="skipped", reason=why)
+        )
+    members: dict[str, list[Resource]] = defaultdict(list)
+    for resource in found:
+        members[resource.schedule].append(resource)
+    for name in sorted(members):
+        if request.schedule is not None and name != request.schedule:
+            continue
+        schedule = config.schedules.get(name)
+        if schedule is None:
+            for resource in members[name]:
+                report.outcomes.append(_outcome(resource, "-", "skipped", f"unknown schedule {name!r}", request))
+            logger.warning("unknown schedule", extra={"schedule": name, "resources": [r.id for r in members[name]]})
+            continue
+        report.outcomes += _schedule_run(name, schedule, members[name], request, now)
+    return report, {resource.id: resource for resource in found}
+
+
+def _schedule_run(
+    name: str, schedule: Schedule, members: list[Resource], request: RunInput, now: datetime
+) -> list[Outcome]:
+    if request.action is not None:
+        desired, why = ("stopped" if request.action == "stop" else "running"), f"one-shot {request.action}"
+    else:
+        decision = evaluate(schedule, now)
+        desired, why = decision.state, decision.reason
+    outcomes: list[Outcome] = []
+    act: list[Resource] = []
+    for resource in members:
+        record = records.get(resource.arn)
+        reason = _needs_action(resource, record, desired, schedule.enforced or request.action is not None, now)
+        if reason is None:
+            outcomes.append(_outcome(resource, desired, "none", _why_not(resource, record, desired), request))
+            if desired != "any" and resource.actual == desired and not request.dry_run:
+                records.put(resource.arn, {**record, "schedule": name, "last_desired": desired})
+            continue
+        act.append(resource)
+        why_this = f"{why}; {reason}"
+        outcomes.append(_outcome(resource, desired, "stop" if desired == "stopped" else "start", why_this, request))
+    if request.dry_run or not act:
+        return outcomes
+    # Only failures and deferrals replace the planned outcome; a success keeps its reason.
+    changed = _stop(act, schedule, now) if desired == "stopped" else _start(act, members, now)
+    return [changed.get((o.kind, o.id)) or o for o in outcomes]
+
+
+def _needs_action(resource: Resource, record: dict[str, Any], desired: str, always: bool, now: datetime) -> str | None:
+    """Why to act on this resource now, or None to leave it."""
+    if desired == "any" or resource.actual in {"transitioning", desired}:
+        return None
+    if always:
+        return "enforced"
+    if record.get("last_desired") != desired:
+        return "the desired state changed" if record else "first run for this resource"
+    stopped_at = record.get("stopped_at")
+    restarted = stopped_at and now - datetime.fromisoformat(stopped_at) >= RDS_MAX_STOPPED
+    if resource.kind in DATABASES and desired == "stopped" and restarted:
+        return "AWS restarted it after 7 days stopped; stopping it again"
+    return None
+
+
+def _why_not(resource: Resource, record: dict[str, Any], desired: str) -> str:
+    if desired == "any":
+        return "the schedule says any: left as it is"
+    if resource.actual == "transitioning":
+        return "changing state right now: looked at again next run"
+    if resource.actual == desired:
+        return f"already {desired}"
+    return f"{resource.actual} by hand since the last boundary: left until the next one"
+
+
+Changed = dict[tuple[str, str], Outcome | None]
+
+
+def _stop(act: list[Resource], schedule: Schedule, now: datetime) -> Changed:
+    results: Changed = {}
+    ec2 = [r for r in act if r.kind == "ec2"]
+    for kind in STOP_ORDER:
+        if kind == "ec2" and ec2:
+            failures = resources.stop_ec2([r.id for r in ec2], hibernate=schedule.hibernate)
+            for resource in ec2:
+                results[("ec2", resource.id)] = _finished(resource, "stopped", now, failures.get(resource.id))
+            continue
+        for resource in (r for r in act if r.kind == kind):
+            results[(kind, resource.id)] = _finished(resource, "stopped", now, _attempt(_stop_one, resource))
+    return results
+
+
+def _start(act: list[Resource], members: list[Resource], now: datetime) -> Changed:
+    results: Changed = {}
+    databases = [r for r in act if r.kind in DATABASES]
+    for resource in sorted(databases, key=lambda r: START_ORDER.index(r.kind)):
+        results[(resource.kind, resource.id)] = _finished(resource, "running", now, _attempt(_start_one, resource))
+    waiting = [r.id for r in members if r.kind in DATABASES and not resources.database_available(r)]
+    others = [r for r in act if r.kind not in DATABASES]
+    if waiting:
+        for resource in others:
+            note = f"waiting for database(s) {', '.join(waiting)} to be available; next run"
+            results[(resource.kind, resource.id)] = Outcome(
+                kind=resource.kind,
+                id=resource.id,
+                schedule=resource.schedule,
+                desired="running",
+                actual=resource.actual,
+                action="deferred",
+                reason=note,
+            )
+        return results
+    ec2 = [r for r in others if r.kind == "ec2"]
+    failures = resources.start_ec2([r.id for r in ec2]) if ec2 else {}
+    for resource in ec2:
+        results[("ec2", resource.id)] = _finished(resource, "running", now, failures.get(resource.id))
+    for kind in START_ORDER:
+        for resource in (r for r in others if r.kind == kind and kind != "ec2"):
+            results[(kind, resource.id)] = _finished(resource, "running", now, _attempt(_start_one, resource))
+    return results
+
+
+def _stop_one(resource: Resource) -> None:
+    record = records.get(resource.arn)
+    if resource.kind in {"asg", "ecs"}:
+        # Save before changing anything, so a crash in between still restores exactly.
+        records.put(resource.arn, {**record, "saved": resource.capacity})
+    if resource.kind == "asg":
+        resources.set_asg(resource.id, {"min": 0, "max": 0, "desired": 0})
+    elif resource.kind == "ecs":
+        resources.set_ecs(resource.id, 0)
+    elif resource.kind == "rds":
+        resources.stop_rds(resource.id)
+    elif resource.kind == "aurora":
+        resources.stop_aurora(resource.id)
+
+
+def _start_one(resource: Resource) -> None:
+    saved: dict[str, int] = records.get(resource.arn).get("saved") or {}
+    if resource.kind in {"asg", "ecs"} and not saved:
+        raise RestoreError(f"no saved capacity for {resource.id}: it was not stopped by Harbormaster")
+    if resource.kind == "asg":
+        resources.set_asg(resource.id, saved)
+    elif resource.kind == "ecs":
+        resources.set_ecs(resource.id, int(saved["desired"]))
+    elif resource.kind == "rds":
+        resources.start_rds(resource.id)
+    elif resource.kind == "aurora":
+        resources.start_aurora(resource.id)
+
+
+class RestoreError(Exception):
+    """A capacity cannot be restored exactly (nothing was saved)."""
+
+
+def _attempt(action: Any, resource: Resource) -> str | None:
+    """Run one resource's action; its error (never raised further) as text."""
+    try:
+        action(resource)
+    except Exception as exc:  # one resource's error never stops the run
+        logger.exception("schedule action failed", extra={"resource": resource.id, "kind": resource.kind})
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        return f"{code}: {exc}" if code else str(exc)
+    return None
+
+
+def _finished(resource: Resource, desired: str, now: datetime, failure: str | None) -> Outcome | None:
+    """Remember a success (None: the planned outcome stands); a failure becomes the outcome and is
+    not remembered, so the next run tries again."""
+    if failure:
+        return Outcome(
+            kind=resource.kind,
+            id=resource.id,
+            schedule=resource.schedule,
+            desired=desired,
+            actual=resource.actual,
+            action="failed",
+            reason=f"{'stop' if desired == 'stopped' else 'start'} failed: {failure}",
+        )
+    update: dict[str, Any] = {"schedule": resource.schedule, "last_desired": desired}
+    if desired == "stopped":
+        update["stopped_at"] = now.isoformat()
+    records.put(resource.arn, {**records.get(resource.arn), **update})
+    return None
+
+
+def _outcome(resource: Resource, desired: str, action: Any, reason: str, request: RunInput) -> Outcome:
+    return Outcome(
+        kind=resource.kind,
+        id=resource.id,
+        schedule=resource.schedule,
+        desired=desired,
+        actual=resource.actual,
+        action=action,
+        reason=reason,
+        dry_run=request.dry_run,
+    )

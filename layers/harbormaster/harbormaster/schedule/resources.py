@@ -1,0 +1,237 @@
+"""Service adapters for the scheduler: find the resources tagged `harbormaster:schedule=<name>`
+(paginated), and stop or start them. Each adapter returns the ids it could not act on, with why;
+one failing resource never stops the others.
+
+    ec2     StopInstances/StartInstances, many ids per call; a failing call is split in halves until
+            the failing instance is found. Hibernate when asked, falling back to stop.
+            Members of an Auto Scaling group are left to their group.
+    asg     min/max/desired saved by the caller, set to 0/0/0; restored exactly
+    rds     DB instances; read replicas and Aurora cluster members are skipped
+    aurora  DB clusters
+    ecs     services: desiredCount saved by the caller, set to 0; restored exactly
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import client
+from harbormaster.schedule.models import Actual, Kind, Resource
+
+SCHEDULE_TAG = "harbormaster:schedule"
+ASG_MEMBER_TAG = "aws:autoscaling:groupName"
+EC2_BATCH = 50
+Failures = dict[str, str]  # resource id → reason
+
+
+def discover() -> tuple[list[Resource], list[tuple[Kind, str, str]]]:
+    """Every tagged resource, and the tagged ones deliberately skipped (kind, id, why)."""
+    found: list[Resource] = []
+    skipped: list[tuple[Kind, str, str]] = []
+    for finder in (_ecs, _asgs, _ec2, _rds, _aurora):
+        for item in finder():
+            if isinstance(item, Resource):
+                found.append(item)
+            else:
+                skipped.append(item)
+    return found, skipped
+
+
+# ---------------------------------------------------------------------------- discovery
+def _ec2() -> Iterator[Resource | tuple[Kind, str, str]]:
+    paginator = client("ec2").get_paginator("describe_instances")
+    filters = [
+        {"Name": "tag-key", "Values": [SCHEDULE_TAG]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+    ]
+    for page in paginator.paginate(Filters=filters):
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                tags = _tags(instance.get("Tags", []), "Key", "Value")
+                if ASG_MEMBER_TAG in tags:
+                    yield ("ec2", instance["InstanceId"], f"member of Auto Scaling group {tags[ASG_MEMBER_TAG]}")
+                    continue
+                state = instance["State"]["Name"]
+                yield Resource(
+                    kind="ec2",
+                    id=instance["InstanceId"],
+                    arn=instance["InstanceId"],
+                    schedule=tags[SCHEDULE_TAG],
+                    actual=_actual(state),
+                    instance_type=instance.get("InstanceType"),
+                )
+
+
+def _asgs() -> Iterator[Resource | tuple[Kind, str, str]]:
+    paginator = client("autoscaling").get_paginator("describe_auto_scaling_groups")
+    for page in paginator.paginate(Filters=[{"Name": "tag-key", "Values": [SCHEDULE_TAG]}]):
+        for group in page["AutoScalingGroups"]:
+            tags = _tags(group.get("Tags", []), "Key", "Value")
+            if SCHEDULE_TAG not in tags:
+                continue
+            capacity = {"min": group["MinSize"], "max": group["MaxSize"], "desired": group["DesiredCapacity"]}
+            yield Resource(
+                kind="asg",
+                id=group["AutoScalingGroupName"],
+                arn=group.get("AutoScalingGroupARN") or group["AutoScalingGroupName"],
+                schedule=tags[SCHEDULE_TAG],
+                actual="running" if capacity["desired"] > 0 or capacity["min"] > 0 else "stopped",
+                capacity=capacity,
+            )
+
+
+def _rds() -> Iterator[Resource | tuple[Kind, str, str]]:
+    for page in client("rds").get_paginator("describe_db_instances").paginate():
+        for db in page["DBInstances"]:
+            tags = _tags(db.get("TagList", []), "Key", "Value")
+            if SCHEDULE_TAG not in tags:
+                continue
+            if db.get("ReadReplicaSourceDBInstanceIdentifier"):
+                yield ("rds", db["DBInstanceIdentifier"], "a read replica: its source decides")
+                continue
+            if db.get("DBClusterIdentifier"):
+                yield ("rds", db["DBInstanceIdentifier"], f"a member of cluster {db['DBClusterIdentifier']}")
+                continue
+            yield Resource(
+                kind="rds",
+                id=db["DBInstanceIdentifier"],
+                arn=db["DBInstanceArn"],
+                schedule=tags[SCHEDULE_TAG],
+                actual=_actual(db["DBInstanceStatus"]),
+                instance_type=db.get("DBInstanceClass"),
+            )
+
+
+def _aurora() -> Iterator[Resource | tuple[Kind, str, str]]:
+    for page in client("rds").get_paginator("describe_db_clusters").paginate():
+        for cluster in page["DBClusters"]:
+            tags = _tags(cluster.get("TagList", []), "Key", "Value")
+            if SCHEDULE_TAG not in tags:
+                continue
+            yield Resource(
+                kind="aurora",
+                id=cluster["DBClusterIdentifier"],
+                arn=cluster["DBClusterArn"],
+                schedule=tags[SCHEDULE_TAG],
+                actual=_actual(cluster["Status"]),
+            )
+
+
+def _ecs() -> Iterator[Resource | tuple[Kind, str, str]]:
+    ecs = client("ecs")
+    for clusters in ecs.get_paginator("list_clusters").paginate():
+        for cluster in clusters["clusterArns"]:
+            for services in ecs.get_paginator("list_services").paginate(cluster=cluster):
+                arns = services["serviceArns"]
+                for start in range(0, len(arns), 10):  # DescribeServices takes at most 10
+                    chunk = arns[start : start + 10]
+                    for service in ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])["services"]:
+                        tags = _tags(service.get("tags", []), "key", "value")
+                        if SCHEDULE_TAG not in tags or service.get("status") != "ACTIVE":
+                            continue
+                        yield Resource(
+                            kind="ecs",
+                            id=f"{cluster.rsplit('/', 1)[-1]}/{service['serviceName']}",
+                            arn=service["serviceArn"],
+                            schedule=tags[SCHEDULE_TAG],
+                            actual="running" if service["desiredCount"] > 0 else "stopped",
+                            capacity={"desired": service["desiredCount"]},
+                        )
+
+
+# ---------------------------------------------------------------------------- actions
+def stop_ec2(ids: list[str], hibernate: bool = False) -> Failures:
+    ec2 = client("ec2")
+
+    def stop(batch: list[str]) -> None:
+        if not hibernate:
+            ec2.stop_instances(InstanceIds=batch)
+            return
+        try:
+            ec2.stop_instances(InstanceIds=batch, Hibernate=True)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in {"UnsupportedHibernationConfiguration", "UnsupportedOperation"}:
+                raise
+            ec2.stop_instances(InstanceIds=batch)  # not configured for hibernation: a plain stop
+
+    return _in_batches(ids, stop)
+
+
+def start_ec2(ids: list[str]) -> Failures:
+    return _in_batches(ids, lambda batch: client("ec2").start_instances(InstanceIds=batch))
+
+
+def set_asg(name: str, capacity: dict[str, int]) -> None:
+    client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=capacity["min"],
+        MaxSize=capacity["max"],
+        DesiredCapacity=capacity["desired"],
+    )
+
+
+def set_ecs(service_id: str, desired: int) -> None:
+    cluster, service = service_id.split("/", 1)
+    client("ecs").update_service(cluster=cluster, service=service, desiredCount=desired)
+
+
+def stop_rds(identifier: str) -> None:
+    client("rds").stop_db_instance(DBInstanceIdentifier=identifier)
+
+
+def start_rds(identifier: str) -> None:
+    client("rds").start_db_instance(DBInstanceIdentifier=identifier)
+
+
+def stop_aurora(identifier: str) -> None:
+    client("rds").stop_db_cluster(DBClusterIdentifier=identifier)
+
+
+def start_aurora(identifier: str) -> None:
+    client("rds").start_db_cluster(DBClusterIdentifier=identifier)
+
+
+def database_available(resource: Resource) -> bool:
+    """Is this database up now (a fresh look, after starting it)?"""
+    rds = client("rds")
+    if resource.kind == "rds":
+        status = rds.describe_db_instances(DBInstanceIdentifier=resource.id)["DBInstances"][0]["DBInstanceStatus"]
+    else:
+        status = rds.describe_db_clusters(DBClusterIdentifier=resource.id)["DBClusters"][0]["Status"]
+    return str(status) == "available"
+
+
+def _in_batches(ids: list[str], call: Callable[[list[str]], Any]) -> Failures:
+    """Call with up to EC2_BATCH ids at a time; a batch that fails is split in halves until the
+    failing ids are found (throttling is already absorbed by the clients' adaptive retries)."""
+    failures: Failures = {}
+
+    def attempt(batch: list[str]) -> None:
+        try:
+            call(batch)
+        except ClientError as exc:
+            if len(batch) == 1:
+                failures[batch[0]] = f"{exc.response['Error']['Code']}: {exc.response['Error'].get('Message', '')}"
+                return
+            middle = len(batch) // 2
+            attempt(batch[:middle])
+            attempt(batch[middle:])
+
+    for start in range(0, len(ids), EC2_BATCH):
+        attempt(ids[start : start + EC2_BATCH])
+    return failures
+
+
+def _actual(status: str) -> Actual:
+    """EC2 running and RDS available → running; stopped → stopped; anything else (pending, starting,
+    stopping, ...) → transitioning, which the reconciler leaves alone this run."""
+    if status in {"running", "available"}:
+        return "running"
+    return "stopped" if status == "stopped" else "transitioning"
+
+
+def _tags(tags: Iterable[dict[str, str]], key: str, value: str) -> dict[str, str]:
+    return {tag[key]: tag[value] for tag in tags}

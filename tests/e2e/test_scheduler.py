@@ -1,0 +1,212 @@
+"""Cost-saving schedules through the local engine on the real template, on a virtual clock
+(issue: scheduler). Every resource kind is tagged `office-hours` (mon-fri 08:00-20:00 Asia/Seoul)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+import boto3
+import botocore.client
+import pytest
+
+from harbormaster.local import LocalEngine
+
+pytestmark = pytest.mark.e2e
+KST = ZoneInfo("Asia/Seoul")
+TAG = "harbormaster:schedule"
+CONFIG = """
+environments: {}
+schedules:
+  office-hours:
+    timezone: Asia/Seoul
+    periods: [{begintime: "08:00", endtime: "20:00", weekdays: [mon-fri]}]
+    holidays: HOLIDAYS
+slack:
+  routes: {monitoring: {webhook_secret: hm/slack/monitoring}}
+  default_route: monitoring
+"""
+STOPPING = {"StopInstances", "UpdateAutoScalingGroup", "StopDBInstance", "StopDBCluster", "UpdateService"}
+STARTING = {"StartInstances", "UpdateAutoScalingGroup", "StartDBInstance", "StartDBCluster", "UpdateService"}
+
+
+@dataclass
+class Office:
+    engine: LocalEngine
+    instances: list[str]
+    stray: str  # tagged with a schedule that does not exist
+    calls: list[str] = field(default_factory=list)  # mutating API calls made by the handlers, in order
+
+    def ec2_state(self, instance: str) -> str:
+        found = boto3.client("ec2").describe_instances(InstanceIds=[instance])
+        return str(found["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+    def asg(self) -> tuple[int, int, int]:
+        group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["dev-asg"])
+        g = group["AutoScalingGroups"][0]
+        return g["MinSize"], g["MaxSize"], g["DesiredCapacity"]
+
+    def rds(self) -> str:
+        return str(
+            boto3.client("rds").describe_db_instances(DBInstanceIdentifier="dev-db")["DBInstances"][0][
+                "DBInstanceStatus"
+            ]
+        )
+
+    def aurora(self) -> str:
+        return str(
+            boto3.client("rds").describe_db_clusters(DBClusterIdentifier="dev-aurora")["DBClusters"][0]["Status"]
+        )
+
+    def ecs_desired(self) -> int:
+        found = boto3.client("ecs").describe_services(cluster="dev", services=["api"])["services"][0]
+        return int(found["desiredCount"])
+
+    def until(self, moment: datetime) -> Any:
+        return self.engine.advance(moment - self.engine.clock.now)
+
+
+def start_office(tmp_path: Path, holidays: str = "[]", at: datetime | None = None) -> Office:
+    path = tmp_path / "harbormaster.yaml"
+    path.write_text(CONFIG.replace("HOLIDAYS", holidays))
+    engine = LocalEngine(
+        config=path,
+        slack_messages_per_second=1000,
+        start_time=at or datetime(2026, 11, 27, 18, 30, tzinfo=KST),  # a friday evening
+        parameters={"ScheduleRate": "rate(1 hour)"},
+    )
+    engine.start()
+    ec2 = boto3.client("ec2")
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": TAG, "Value": "office-hours"}]}]
+    reservation = ec2.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2, TagSpecifications=tags)
+    instances = sorted(i["InstanceId"] for i in reservation["Instances"])
+    stray_tags = [{"ResourceType": "instance", "Tags": [{"Key": TAG, "Value": "night-owl"}]}]
+    stray = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, TagSpecifications=stray_tags)
+    template = ec2.create_launch_template(
+        LaunchTemplateName="dev", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t4g.small"}
+    )
+    boto3.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName="dev-asg",
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplate"]["LaunchTemplateId"]},
+        MinSize=1,
+        MaxSize=3,
+        DesiredCapacity=2,
+        AvailabilityZones=["ap-northeast-2a"],
+        Tags=[{"Key": TAG, "Value": "office-hours", "PropagateAtLaunch": True}],
+    )
+    rds = boto3.client("rds")
+    db_tags = [{"Key": TAG, "Value": "office-hours"}]
+    rds.create_db_instance(
+        DBInstanceIdentifier="dev-db",
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        Tags=db_tags,
+    )
+    rds.create_db_cluster(
+        DBClusterIdentifier="dev-aurora",
+        Engine="aurora-postgresql",
+        MasterUsername="app",
+        MasterUserPassword="not-a-real-password",
+        Tags=db_tags,
+    )
+    engine.fleet.ecs.service("dev", "api", image="api:1", desired=3, tags={TAG: "office-hours"})
+    office = Office(engine, instances, stray["Instances"][0]["InstanceId"])
+    return office
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    started = start_office(tmp_path)
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: Any) -> Any:
+        if getattr(started.engine.runtime.invoking, "active", False) and operation in STOPPING | STARTING:
+            started.calls.append(operation)
+        return original(client, operation, params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", recording):
+        yield started
+    started.engine.stop()
+
+
+def reconciler_outcomes(report: Any) -> list[dict[str, Any]]:
+    return [o for i in report.invocations if i.logical_id == "SchedulerFunction" for o in i.response["outcomes"]]
+
+
+def test_a_week_of_office_hours(office: Office) -> None:
+    # Friday 19:30: office hours; the first runs see everything running as it should be.
+    office.until(datetime(2026, 11, 27, 19, 30, tzinfo=KST))
+    assert office.calls == []
+
+    # Friday 20:00: everything stops at the first run after it (runs are hourly here, every 5
+    # minutes by default); services and servers before the databases.
+    report = office.until(datetime(2026, 11, 27, 21, 0, tzinfo=KST))
+    assert [office.ec2_state(i) for i in office.instances] == ["stopped", "stopped"]
+    assert office.asg() == (0, 0, 0)
+    assert office.ecs_desired() == 0
+    assert (office.rds(), office.aurora()) == ("stopped", "stopped")
+    assert office.calls.index("StopDBInstance") > max(
+        office.calls.index(op) for op in ("UpdateService", "UpdateAutoScalingGroup", "StopInstances")
+    )
+    outcomes = reconciler_outcomes(report)
+    [stray] = [o for o in outcomes if o["id"] == office.stray]
+    assert (stray["action"], stray["reason"]) == ("skipped", "unknown schedule 'night-owl'")
+    assert office.ec2_state(office.stray) == "running"
+    members = [o for o in outcomes if o["action"] == "skipped" and "member of Auto Scaling group" in o["reason"]]
+    assert len(members) == 2  # the ASG's instances are left to their group
+    [summary] = [m for m in office.engine.slack.delivered("monitoring") if "Schedule stopped" in m.body["text"]]
+    assert "dev-db" in str(summary.body) and "Instance-hours saved" in str(summary.body)
+
+    # Friday 23:00: someone starts a dev box; it is left running until the next boundary.
+    office.until(datetime(2026, 11, 27, 23, 0, tzinfo=KST))
+    boto3.client("ec2").start_instances(InstanceIds=[office.instances[0]])
+    office.calls.clear()
+    office.until(datetime(2026, 11, 30, 7, 0, tzinfo=KST))  # through the weekend, hourly runs
+    assert office.calls == []
+    assert office.ec2_state(office.instances[0]) == "running"
+
+    # Monday 08:00: databases first, then the rest, capacities restored exactly.
+    office.until(datetime(2026, 11, 30, 9, 0, tzinfo=KST))
+    assert [office.ec2_state(i) for i in office.instances] == ["running", "running"]
+    assert office.asg() == (1, 3, 2)
+    assert office.ecs_desired() == 3
+    assert (office.rds(), office.aurora()) == ("available", "available")
+    first_app_start = min(
+        office.calls.index(op) for op in ("StartInstances", "UpdateAutoScalingGroup", "UpdateService")
+    )
+    assert office.calls.index("StartDBInstance") < first_app_start
+    assert office.calls.index("StartDBCluster") < first_app_start
+
+
+def test_a_database_aws_restarts_after_7_days_is_stopped_again(tmp_path: Path) -> None:
+    # A two-week closure: stopped from friday 20:00 until the 14th.
+    office = start_office(tmp_path, holidays='["2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"]')
+    try:
+        office.until(datetime(2026, 11, 27, 21, 0, tzinfo=KST))
+        assert office.rds() == "stopped"
+        office.until(datetime(2026, 12, 4, 21, 0, tzinfo=KST))
+        boto3.client("rds").start_db_instance(DBInstanceIdentifier="dev-db")  # what AWS does after 7 days
+        report = office.until(datetime(2026, 12, 4, 22, 0, tzinfo=KST))
+
+        assert office.rds() == "stopped"
+        [outcome] = [o for o in reconciler_outcomes(report) if o["id"] == "dev-db"]
+        assert outcome["action"] == "stop" and "AWS restarted it after 7 days" in outcome["reason"]
+    finally:
+        office.engine.stop()
+
+
+def test_a_one_shot_stop_and_a_dry_run(office: Office) -> None:
+    one_shot = {"action": "stop", "schedule": "office-hours"}
+    dry = office.engine.runtime.invoke("SchedulerFunction", {**one_shot, "dry_run": True}).response
+    assert {o["action"] for o in dry["outcomes"] if o["schedule"] == "office-hours"} == {"stop"}
+    assert all(o["dry_run"] for o in dry["outcomes"] if o["action"] == "stop")
+    assert office.calls == [] and office.asg() == (1, 3, 2)
+
+    office.engine.runtime.invoke("SchedulerFunction", one_shot)
+    assert office.asg() == (0, 0, 0) and office.rds() == "stopped"
