@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     _stack_options(history)
     history.set_defaults(run=_history)
 
+    _schedule_parser(commands)
+
     local = commands.add_parser("local", help="run the real template offline (moto, in-process)")
     local_commands = local.add_subparsers(title="local commands")
     invoke = local_commands.add_parser("invoke", help="invoke one function like `sam local invoke`")
@@ -80,6 +83,27 @@ def _parser() -> argparse.ArgumentParser:
     _engine_options(demo)
     demo.set_defaults(run=_local_demo)
     return parser
+
+
+def _schedule_parser(commands: Any) -> None:
+    schedule = commands.add_parser("schedule", help="cost-saving schedules").add_subparsers(title="schedule commands")
+    check = schedule.add_parser("check", help="print running, stopped or any for a schedule file at an instant")
+    check.add_argument("file", type=Path, help="YAML or JSON: the fields of one schedule")
+    check.add_argument("--at", help="ISO 8601 (default: now; no offset means UTC)")
+    check.set_defaults(run=_schedule_check)
+    explain = schedule.add_parser("explain", help="which period decided, and when the state changes next")
+    explain.add_argument("file", type=Path, help="YAML or JSON: the fields of one schedule")
+    explain.add_argument("--at", help="ISO 8601 (default: now; no offset means UTC)")
+    explain.set_defaults(run=_schedule_explain)
+    schedule_status = schedule.add_parser("status", help="each tagged resource: schedule, desired, actual, next change")
+    _stack_options(schedule_status)
+    schedule_status.set_defaults(run=_schedule_status)
+    schedule_run = schedule.add_parser("run", help="reconcile now (what the scheduled run does)")
+    schedule_run.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
+    schedule_run.add_argument("--action", choices=["stop", "start"], help="one-shot: stop or start a schedule now")
+    schedule_run.add_argument("--schedule", help="with --action: the schedule's name")
+    _stack_options(schedule_run)
+    schedule_run.set_defaults(run=_schedule_run)
 
 
 def _stack_options(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +166,54 @@ def _history(args: argparse.Namespace) -> int:
     rows = ops.history_rows(args.environment, args.limit)
     columns = ["release_id", "status", "tag", "trigger", "actor", "phase", "duration_seconds", "reason"]
     print(json.dumps(rows, indent=2, default=str) if args.output == "json" else ops.table(rows, columns))
+    return EXIT_OK
+
+
+def _schedule_check(args: argparse.Namespace) -> int:
+    from harbormaster.cli import schedule
+
+    try:
+        print(schedule.check(args))
+    except schedule.ScheduleFileError as exc:
+        raise BadInput(str(exc)) from None
+    return EXIT_OK
+
+
+def _schedule_explain(args: argparse.Namespace) -> int:
+    from harbormaster.cli import schedule
+
+    try:
+        print(schedule.explain(args))
+    except schedule.ScheduleFileError as exc:
+        raise BadInput(str(exc)) from None
+    return EXIT_OK
+
+
+def _schedule_status(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops, schedule
+
+    try:
+        ops.Stack.find(args.stack)
+    except ops.OperatorError as exc:
+        raise BadInput(str(exc)) from None
+    rows = schedule.status_rows(_operator_config(args), datetime.now(UTC))
+    columns = ["resource", "kind", "schedule", "desired", "actual", "next_change"]
+    print(schedule.as_json(rows) if args.output == "json" else ops.table(rows, columns))
+    return EXIT_OK
+
+
+def _schedule_run(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops, schedule
+    from harbormaster.schedule import RunInput
+
+    try:
+        ops.Stack.find(args.stack)
+        request = RunInput(dry_run=args.dry_run, action=args.action, schedule=args.schedule)
+        rows = schedule.run_now(_operator_config(args), request)
+    except (ops.OperatorError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    columns = ["id", "kind", "schedule", "desired", "actual", "action", "reason"]
+    print(schedule.as_json(rows) if args.output == "json" else ops.table(rows, columns))
     return EXIT_OK
 
 

@@ -38,6 +38,8 @@ class Stack:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
         stack = cls(outputs["TableName"], outputs["DeployStateMachineArn"])
         os.environ[ledger.TABLE_ENV] = stack.table_name  # the ledger reads it, as in Lambda
+        if "AlertTopicArn" in outputs:
+            os.environ.setdefault("ALERT_TOPIC_ARN", outputs["AlertTopicArn"])  # events go where Lambda's go
         return stack
 
 
