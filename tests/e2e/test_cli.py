@@ -72,3 +72,4 @@ def test_demo_narrates_the_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Deploy started — api-dev" in out
     assert "after: frontend runs codemate-frontend:2" in out  # the ECS environment deployed a new revision
     assert "circuit breaker rolled the service back to codemate-frontend:2" in out
+    assert "Schedule stopped resources — office-hours" in out and "Schedule started resources" in out

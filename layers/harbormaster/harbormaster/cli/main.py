@@ -249,7 +249,7 @@ def _read_json(path: Path) -> Any:
         raise BadInput(f"{path} is not JSON: {exc}") from None
 
 
-def _engine(args: argparse.Namespace) -> Any:
+def _engine(args: argparse.Namespace, **options: Any) -> Any:
     from harbormaster.local import DEFAULT_CONFIG, DEFAULT_TEMPLATE, LocalEngine
 
     return LocalEngine(
@@ -257,6 +257,7 @@ def _engine(args: argparse.Namespace) -> Any:
         config=args.config or DEFAULT_CONFIG,
         echo_logs=args.logs,
         seed=True,
+        **options,
     )
 
 
@@ -285,9 +286,10 @@ def _local_send_event(args: argparse.Namespace) -> int:
 
 
 def _local_demo(args: argparse.Namespace) -> int:
-    from harbormaster.local.demo import run_demo
+    from harbormaster.local.demo import demo_start, run_demo
 
-    with _engine(args) as engine:
+    # A night of schedule runs every 15 minutes (the production default is 5) keeps the demo short.
+    with _engine(args, start_time=demo_start(), parameters={"ScheduleRate": "rate(15 minutes)"}) as engine:
         run_demo(engine, out=sys.stdout)
     return EXIT_OK
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import boto3
 
@@ -158,10 +159,31 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         say(f"   {line[:150]}")
     say()
 
-    say("6. A push to a repository no environment watches is ignored, with a log line that says why.")
+    say("6. Night and morning on the office-hours schedule (mon-fri 08:00-20:00 Asia/Seoul): dev boxes, a")
+    say("   database and the web service are tagged harbormaster:schedule=office-hours. The reconciler runs")
+    say(f"   on an EventBridge Scheduler rate ({engine.parameters.get('ScheduleRate', 'rate(5 minutes)')} here),")
+    say("   on the engine's virtual clock.")
+    _schedule_world(engine, web.cluster, web.service)
+    from harbormaster.cli.schedule import status_rows
+
+    seoul = ZoneInfo("Asia/Seoul")
+    evening = engine.clock.now.astimezone(seoul)
+    show(_only_schedule(engine.advance(evening.replace(hour=20, minute=20) - engine.clock.now)))
+    for line in table(
+        status_rows(config, engine.clock.now), ["resource", "kind", "desired", "actual", "next_change"]
+    ).splitlines():
+        say(f"   {line}")
+    say()
+    say("   23:00: someone starts a dev box by hand; it is left alone until the next boundary. Morning comes:")
+    boto3.client("ec2").start_instances(InstanceIds=[_dev_boxes()[0]])
+    morning = (evening + timedelta(days=1)).replace(hour=8, minute=20)
+    show(_only_schedule(engine.advance(morning - engine.clock.now)))
+    say()
+
+    say("7. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("7. An event no rule matches (an EC2 state change): nothing is triggered.")
+    say("8. An event no rule matches (an EC2 state change): nothing is triggered.")
     show(
         engine.send_event(
             {
@@ -172,6 +194,54 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         )
     )
     say(f"Slack received {len(engine.slack.delivered())} message(s); every function ran from the working tree.")
+
+
+def demo_start() -> datetime:
+    """The demo's virtual clock starts on the coming Monday, 19:30 in Seoul (office hours end at 20:00)."""
+    seoul = ZoneInfo("Asia/Seoul")
+    today = datetime.now(seoul)
+    monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    return monday.replace(hour=19, minute=30, second=0, microsecond=0)
+
+
+def _schedule_world(engine: LocalEngine, cluster: str, service: str) -> None:
+    tag: Any = {"Key": "harbormaster:schedule", "Value": "office-hours"}
+    boto3.client("ec2").run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=2,
+        MaxCount=2,
+        InstanceType="t4g.medium",
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [tag, {"Key": "Name", "Value": "dev-box"}]}],
+    )
+    boto3.client("rds").create_db_instance(
+        DBInstanceIdentifier="api-dev-db",
+        DBInstanceClass="db.t4g.medium",
+        Engine="postgres",
+        AllocatedStorage=20,
+        Tags=[tag],
+    )
+    ecs = boto3.client("ecs")
+    arn = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["serviceArn"]
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": tag["Key"], "value": tag["Value"]}])
+
+
+def _dev_boxes() -> list[str]:
+    found = boto3.client("ec2").describe_instances(Filters=[{"Name": "tag:Name", "Values": ["dev-box"]}])
+    return sorted(i["InstanceId"] for r in found["Reservations"] for i in r["Instances"])
+
+
+def _only_schedule(report: Report) -> Report:
+    """The runs that changed something (the others found nothing to do)."""
+    acted = [
+        i
+        for i in report.invocations
+        if i.logical_id != "SchedulerFunction"
+        or any(o["action"] in {"stop", "start", "failed", "deferred"} for o in (i.response or {}).get("outcomes", []))
+    ]
+    quiet = len(report.invocations) - len(acted)
+    if quiet:
+        acted.append(Invocation(f"SchedulerFunction x{quiet} (nothing to do)", None))
+    return Report(bus=report.bus, invocations=acted, executions=report.executions, slack=report.slack)
 
 
 def engine_region() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from zoneinfo import ZoneInfo
 
 from harbormaster.config import HarbormasterConfig
 from harbormaster.notify import HarbormasterEvent
@@ -34,7 +35,8 @@ def summary_events(
             change = next_change(config.schedules[name], report.at)
             hours = (change[0] - report.at).total_seconds() / 3600 if change else 0.0
             units = sum(_units(found.get(o.id)) for o in done)
-            details["next_start"] = change[0].isoformat() if change else None
+            zone = ZoneInfo(config.schedules[name].timezone)
+            details["next_start"] = change[0].astimezone(zone).isoformat() if change else None
             details["estimated_instance_hours_saved"] = round(units * hours, 1)
         events.append(
             HarbormasterEvent(
