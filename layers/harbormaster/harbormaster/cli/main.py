@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     history.set_defaults(run=_history)
 
     _schedule_parser(commands)
+    slack = commands.add_parser("slack", help="Slack alerts").add_subparsers(title="slack commands")
+    render = slack.add_parser("render", help="print the exact JSON body(ies) that would be POSTed to Slack")
+    render.add_argument("file", type=Path, help="an SNS Lambda event, SQS-wrapped SNS, a bare SNS message or event")
+    render.set_defaults(run=_slack_render)
+    redrive = slack.add_parser("redrive", help="move the alert DLQ's messages back to the alert queue")
+    _stack_options(redrive)
+    redrive.set_defaults(run=_slack_redrive)
 
     local = commands.add_parser("local", help="run the real template offline (moto, in-process)")
     local_commands = local.add_subparsers(title="local commands")
@@ -214,6 +221,29 @@ def _schedule_run(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from None
     columns = ["id", "kind", "schedule", "desired", "actual", "action", "reason"]
     print(schedule.as_json(rows) if args.output == "json" else ops.table(rows, columns))
+    return EXIT_OK
+
+
+def _slack_render(args: argparse.Namespace) -> int:
+    from harbormaster.slack import render
+    from harbormaster.slack.inputs import notifications
+
+    for notification in notifications(_read_json(args.file)):
+        message, _ = render(notification.subject, notification.message)
+        print(json.dumps(message.body(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _slack_redrive(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops
+
+    try:
+        moved = ops.redrive_alerts(ops.Stack.find(args.stack))
+    except ops.OperatorError as exc:
+        raise BadInput(str(exc)) from None
+    print(
+        json.dumps({"moved": moved}) if args.output == "json" else f"moved {moved} message(s) back to the alert queue"
+    )
     return EXIT_OK
 
 

@@ -27,6 +27,7 @@ class OperatorError(Exception):
 class Stack:
     table_name: str
     state_machine_arn: str
+    outputs: dict[str, str]
 
     @classmethod
     def find(cls, name: str | None = None) -> Stack:
@@ -36,7 +37,7 @@ class Stack:
         except client("cloudformation").exceptions.ClientError as exc:
             raise OperatorError(f"no stack {stack_name!r}: {exc.response['Error']['Message']}") from None
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-        stack = cls(outputs["TableName"], outputs["DeployStateMachineArn"])
+        stack = cls(outputs["TableName"], outputs["DeployStateMachineArn"], outputs)
         os.environ[ledger.TABLE_ENV] = stack.table_name  # the ledger reads it, as in Lambda
         if "AlertTopicArn" in outputs:
             os.environ.setdefault("ALERT_TOPIC_ARN", outputs["AlertTopicArn"])  # events go where Lambda's go
@@ -115,6 +116,22 @@ def start_manual_rollback(config: HarbormasterConfig, stack: Stack, environment:
     return start_rollback(
         environment, bad, target, f"manual rollback by {_who()}", f"manual:{_who()}", stack.state_machine_arn
     )
+
+
+def redrive_alerts(stack: Stack) -> int:
+    """Move every message of the alert DLQ back to the alert queue (send, then delete: a crash in
+    between may duplicate a message, which the forwarder's idempotency absorbs, but never loses one)."""
+    sqs = client("sqs")
+    source, target = stack.outputs["AlertDeadLetterQueueUrl"], stack.outputs["AlertQueueUrl"]
+    moved = 0
+    while True:
+        batch = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return moved
+        for message in batch:
+            sqs.send_message(QueueUrl=target, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
 
 
 def _resolve(repository: str, image: str) -> tuple[str, str | None]:

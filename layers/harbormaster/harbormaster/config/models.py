@@ -208,13 +208,17 @@ class Slack(_Model):
             raise ValueError(f"default_route {self.default_route!r} is not one of the routes")
         return self
 
-    def route(self, name: str | None) -> SlackRoute | None:
-        """The named route, else the default route, else None."""
-        if name in self.routes:
-            return self.routes[name]
-        if self.default_route:
-            return self.routes[self.default_route]
+    def route_name(self, name: str | None) -> str | None:
+        """The route to use for `name`: `deployments.api-prod` (a route for one environment) if
+        configured, else `deployments`, else the default route, else None."""
+        for candidate in (name, name.split(".", 1)[0] if name else None, self.default_route):
+            if candidate and candidate in self.routes:
+                return candidate
         return None
+
+    def route(self, name: str | None) -> SlackRoute | None:
+        found = self.route_name(name)
+        return self.routes[found] if found else None
 
 
 class HarbormasterConfig(_Model):

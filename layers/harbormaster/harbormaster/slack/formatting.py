@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from harbormaster.notify.events import HarbormasterEvent
+from harbormaster.observability import logger
+from harbormaster.slack.aws_formatters import EVENT_FORMATTERS, MESSAGE_FORMATTERS, text_notification
 from harbormaster.slack.message import (
     MAX_SECTION_TEXT,
     SlackMessage,
@@ -36,7 +38,8 @@ _KINDS = {"ecs": "ECS services", "asg": "Auto Scaling groups", "ec2": "EC2 insta
 
 
 def render(subject: str | None, message: str) -> tuple[SlackMessage, str | None]:
-    """The Slack message for an SNS message, and the route it asks for (None: default route)."""
+    """The Slack message for an SNS message, and the route it asks for (None: default route).
+    Never raises: a payload a specific formatter cannot handle falls back to the generic one."""
     try:
         payload: Any = json.loads(message)
     except ValueError:
@@ -47,8 +50,25 @@ def render(subject: str | None, message: str) -> tuple[SlackMessage, str | None]
         except ValidationError:
             pass
         else:
-            return harbormaster_event(event), event.route
+            routed = f"{event.route}.{event.environment}" if event.environment else event.route
+            return harbormaster_event(event), routed
+    formatted = _aws(subject, message, payload)
+    if formatted is not None:
+        return formatted, "critical" if formatted.severity == "critical" else "monitoring"
     return generic(subject, message, payload), None
+
+
+def _aws(subject: str | None, message: str, payload: Any) -> SlackMessage | None:
+    try:
+        if isinstance(payload, dict):
+            for formatter in (*MESSAGE_FORMATTERS, *EVENT_FORMATTERS):
+                if (formatted := formatter(payload)) is not None:
+                    return formatted
+        elif payload is None:
+            return text_notification(subject, message)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        logger.warning("formatter failed; using the generic one", exc_info=True)
+    return None
 
 
 def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:

@@ -26,6 +26,6 @@ def forward(sqs_body: str, config: HarbormasterConfig) -> str:
         raise NoSlackRoute(f"no Slack route {route_name!r} and no default_route in the configuration")
     url = parameters.get_secret(route.webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)
     post(str(url), message)
-    used = route_name if route_name in config.slack.routes else config.slack.default_route
+    used = config.slack.route_name(route_name)
     logger.info("delivered to Slack", extra={"route": used, "sns_message_id": notification.MessageId})
     return str(used)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 # Slack's documented limits.
 MAX_BLOCKS = 50
@@ -29,13 +29,15 @@ def cut(text: str, limit: int) -> str:
 class SlackMessage(BaseModel):
     text: str
     attachments: list[dict[str, Any]]
+    severity: str = Field(default="info", exclude=True)  # for routing; not part of the posted body
 
     @classmethod
     def build(cls, text: str, severity: str, blocks: list[dict[str, Any]]) -> SlackMessage:
         """A message whose blocks sit in one attachment, for the colour bar by severity."""
         return cls(
-            text=cut(text, MAX_SECTION_TEXT),
+            text=cut(escape(text), MAX_SECTION_TEXT),  # the notification text is mrkdwn too
             attachments=[{"color": COLOURS.get(severity, COLOURS["info"]), "blocks": blocks[:MAX_BLOCKS]}],
+            severity=severity,
         )
 
     def body(self) -> dict[str, Any]:
