@@ -200,7 +200,8 @@ class SlackRoute(_Model):
 class Slack(_Model):
     routes: dict[str, SlackRoute] = Field(default_factory=dict)
     default_route: str | None = None
-    messages_per_second: float = Field(default=1.0, gt=0)
+    messages_per_second: float = Field(default=1.0, gt=0)  # per webhook; Slack allows 1
+    retry_backoff_seconds: float = Field(default=0.5, ge=0, le=30)  # 5xx and network errors
 
     @model_validator(mode="after")
     def _default_route_exists(self) -> Slack:

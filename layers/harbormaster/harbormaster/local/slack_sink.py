@@ -59,14 +59,15 @@ def payload_problem(body: Any) -> str | None:
 
 class SlackSink:
     """Records every request; 200 `ok`, 400 `invalid_payload`, 429 + Retry-After over the rate,
-    and injected 5xx (a count, or a fraction of requests) when a test asks for them."""
+    and injected failures (a count, or a fraction of requests; 5xx, 429 or 4xx) when a test asks."""
 
     def __init__(self, messages_per_second: float = 1.0, seed: int = 7) -> None:
         self.messages_per_second = messages_per_second
         self.requests: list[SinkRequest] = []
         self.fail_next = 0
         self.failure_rate = 0.0
-        self.failure_status = 500
+        self.failure_statuses: tuple[int, ...] = (500,)  # an injected failure picks one of these
+        self.injected_retry_after = "1"  # Retry-After of an injected 429
         self._random = random.Random(seed)  # noqa: S311 - reproducible fault injection, not crypto
         self._last_accepted: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -108,7 +109,10 @@ class SlackSink:
             return 400, "invalid_payload", {}
         if self.fail_next > 0 or (self.failure_rate and self._random.random() < self.failure_rate):
             self.fail_next = max(0, self.fail_next - 1)
-            return self.failure_status, "internal_error", {}
+            status = self._random.choice(self.failure_statuses)
+            if status == 429:
+                return 429, "rate_limited", {"Retry-After": self.injected_retry_after}
+            return status, "internal_error" if status >= 500 else "invalid_payload", {}
         now = time.monotonic()
         interval = 1.0 / self.messages_per_second
         last = self._last_accepted.get(webhook)

@@ -1,16 +1,39 @@
-"""Forward one SNS notification (as delivered through SQS) to the Slack route it belongs to."""
+"""Forward one SNS notification (as delivered through SQS) to the Slack route it belongs to.
+
+Exactly once, as far as we can: SNS and SQS deliver at least once, so a delivery is keyed on the
+SNS MessageId with Powertools idempotency (records in the single table, expiring after a day). A
+message Slack refuses for itself (a 4xx other than 429) goes straight to the DLQ with Slack's error
+and is not retried; anything else that fails is raised, so the SQS record comes back later and,
+after maxReceiveCount, lands in the DLQ. Nothing is dropped.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
 
+from harbormaster.clients import RETRY_CONFIG, client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.observability import logger
-from harbormaster.slack.delivery import post
+from harbormaster.slack.delivery import SlackRejected, post
 from harbormaster.slack.formatting import render
 
 SECRET_MAX_AGE_SECONDS = 300
+DLQ_ENV = "ALERT_DLQ_URL"
+IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="MessageId", raise_on_no_idempotency_key=True, expires_after_seconds=86400
+)
 
 
 class NoSlackRoute(Exception):
@@ -18,14 +41,54 @@ class NoSlackRoute(Exception):
 
 
 def forward(sqs_body: str, config: HarbormasterConfig) -> str:
-    """Render and post; return the route name used. Raises on any failure (the record is retried)."""
+    """Render and post once; return the route used (or `dead-lettered`). Raises to have the record retried."""
     notification = SnsNotificationModel.model_validate_json(sqs_body)
-    message, route_name = render(notification.Subject, str(notification.Message))
-    route = config.slack.route(route_name)
-    if route is None:
-        raise NoSlackRoute(f"no Slack route {route_name!r} and no default_route in the configuration")
-    url = parameters.get_secret(route.webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    post(str(url), message)
-    used = config.slack.route_name(route_name)
-    logger.info("delivered to Slack", extra={"route": used, "sns_message_id": notification.MessageId})
-    return str(used)
+    try:
+        deliver = _deliver_once(os.environ["TABLE_NAME"])
+        return str(deliver(notification=notification.model_dump(mode="json"), config=config))
+    except SlackRejected as exc:
+        _dead_letter(sqs_body, exc)
+        logger.error(
+            "Slack refused the message; sent to the DLQ",
+            extra={"status": exc.status, "slack_error": exc.body, "sns_message_id": notification.MessageId},
+        )
+        return "dead-lettered"
+
+
+def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
+    message, asked = render(notification.get("Subject"), str(notification["Message"]))
+    route_name = config.slack.route_name(asked)
+    if route_name is None:
+        raise NoSlackRoute(f"no Slack route {asked!r} and no default_route in the configuration")
+    url = parameters.get_secret(config.slack.routes[route_name].webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)
+    post(str(url), message, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
+    logger.info("delivered to Slack", extra={"route": route_name, "sns_message_id": notification["MessageId"]})
+    return route_name
+
+
+@functools.cache
+def _deliver_once(table_name: str) -> Callable[..., Any]:
+    """`_deliver`, idempotent on the SNS MessageId, its records in `table_name` (built once per table)."""
+    store = DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value="IDEMPOTENCY#slack",
+        expiry_attr="expires_at",
+        boto_config=RETRY_CONFIG,
+    )
+    once: Callable[..., Any] = idempotent_function(
+        data_keyword_argument="notification", config=IDEMPOTENCY, persistence_store=store
+    )(_deliver)
+    return once
+
+
+def _dead_letter(sqs_body: str, error: SlackRejected) -> None:
+    client("sqs").send_message(
+        QueueUrl=os.environ[DLQ_ENV],
+        MessageBody=sqs_body,
+        MessageAttributes={
+            "slack_status": {"DataType": "Number", "StringValue": str(error.status)},
+            "slack_error": {"DataType": "String", "StringValue": json.dumps(error.body)[:1000]},
+        },
+    )
