@@ -60,7 +60,7 @@ class _ExactRetryAfter(RateLimitErrorRetryHandler):  # type: ignore[misc]
         state.increment_current_attempt()
 
 
-class _ProportionalJitter(Jitter):
+class _ProportionalJitter(Jitter):  # type: ignore[misc]
     """Full jitter in proportion to the backoff (slack_sdk's default adds up to a whole second)."""
 
     def recalculate(self, duration: float) -> float:
