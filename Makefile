@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package-lock.json | cksum
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: demo test lint typecheck unit validate build bench bench-deploy bench-ecs bench-rollback setup
+.PHONY: demo test lint typecheck unit validate build bench bench-deploy bench-ecs bench-rollback bench-slack setup
 
 $(STAMP):
 	python3 -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-deploy: $(STAMP)
 
 bench-ecs: $(STAMP)
 	$(BIN)/python bench/ecs_deploy.py
+
+bench-slack: $(STAMP)
+	$(BIN)/python bench/slack.py
 
 bench-rollback: $(STAMP)
 	$(BIN)/python bench/rollback.py

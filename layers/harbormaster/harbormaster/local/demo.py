@@ -180,10 +180,53 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
     show(_only_schedule(engine.advance(morning - engine.clock.now)))
     say()
 
-    say("7. A push to a repository no environment watches is ignored, with a log line that says why.")
+    say("7. Other AWS notifications on the alert topic reach Slack formatted: a CloudWatch alarm's SNS message")
+    say("   (its description tries to @channel; it is escaped) and a GuardDuty finding.")
+    show(
+        engine.publish_alert(
+            {
+                "AlarmName": "api-prod-p99-latency",
+                "AlarmDescription": "<!channel> p99 응답 지연 — check the API",
+                "NewStateValue": "ALARM",
+                "OldStateValue": "OK",
+                "NewStateReason": "Threshold Crossed: 3 datapoints were greater than the threshold (1.5).",
+                "StateChangeTime": "2026-11-23T11:02:11.123+0000",
+                "AlarmArn": "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:api-prod-p99-latency",
+                "Trigger": {
+                    "MetricName": "TargetResponseTime",
+                    "Namespace": "AWS/ApplicationELB",
+                    "ExtendedStatistic": "p99",
+                    "Period": 60,
+                    "EvaluationPeriods": 3,
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "Threshold": 1.5,
+                },
+            },
+            subject='ALARM: "api-prod-p99-latency" in Asia Pacific (Seoul)',
+        )
+    )
+    show(
+        engine.publish_alert(
+            {
+                "detail-type": "GuardDuty Finding",
+                "source": "aws.guardduty",
+                "region": "ap-northeast-2",
+                "detail": {
+                    "id": "demo-finding",
+                    "type": "UnauthorizedAccess:EC2/SSHBruteForce",
+                    "title": "SSH brute force attacks against i-0abc",
+                    "description": "i-0abc is being brute-forced over SSH from 198.51.100.7.",
+                    "severity": 8,
+                    "resource": {"resourceType": "Instance", "instanceDetails": {"instanceId": "i-0abc"}},
+                },
+            }
+        )
+    )
+
+    say("8. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("8. An event no rule matches (an EC2 state change): nothing is triggered.")
+    say("9. An event no rule matches (an EC2 state change): nothing is triggered.")
     show(
         engine.send_event(
             {

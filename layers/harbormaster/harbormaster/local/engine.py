@@ -199,6 +199,17 @@ class LocalEngine:
                 self.settle()
         return report
 
+    def publish_alert(self, message: Any, subject: str | None = None) -> Report:
+        """Publish on the stack's alert topic (as CloudWatch or any service would) and follow it to Slack."""
+        with self._recording() as report:
+            boto3.client("sns", region_name=REGION).publish(
+                TopicArn=self.stack.outputs["AlertTopicArn"],
+                Message=message if isinstance(message, str) else json.dumps(message),
+                **({"Subject": subject} if subject else {}),
+            )
+            self.settle()
+        return report
+
     def invoke(self, function: str, event: Any) -> Invocation:
         """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
         return self.runtime.invoke(function, event)
