@@ -73,3 +73,5 @@ def test_demo_narrates_the_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert "after: frontend runs codemate-frontend:2" in out  # the ECS environment deployed a new revision
     assert "circuit breaker rolled the service back to codemate-frontend:2" in out
     assert "Schedule stopped resources — office-hours" in out and "Schedule started resources" in out
+    assert "Approval needed — api-prod" in out and "[Approve] [Reject]" in out
+    assert "U01ABC clicks Reject: HTTP 200" in out and "HTTP 403" in out

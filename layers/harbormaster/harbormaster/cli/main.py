@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("--to", help="a release id or tag (default: the release before the current one)")
     _stack_options(rollback)
     rollback.set_defaults(run=_rollback)
+    _approval_parser(commands)
     status = commands.add_parser("status", help="current release and running deploy, per environment")
     status.add_argument("environment", nargs="?")
     _stack_options(status)
@@ -113,6 +114,20 @@ def _schedule_parser(commands: Any) -> None:
     schedule_run.set_defaults(run=_schedule_run)
 
 
+def _approval_parser(commands: Any) -> None:
+    approve = commands.add_parser("approve", help="approve the deploy waiting at an environment's approval gate")
+    approve.add_argument("environment")
+    approve.add_argument("--release", help="the waiting release id (default: the newest waiting)")
+    _stack_options(approve)
+    approve.set_defaults(run=_approve)
+    reject = commands.add_parser("reject", help="reject the deploy waiting at an environment's approval gate")
+    reject.add_argument("environment")
+    reject.add_argument("--reason", required=True)
+    reject.add_argument("--release", help="the waiting release id (default: the newest waiting)")
+    _stack_options(reject)
+    reject.set_defaults(run=_reject)
+
+
 def _stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", help="CloudFormation stack name (default: $HARBORMASTER_STACK or harbormaster)")
     parser.add_argument(
@@ -148,6 +163,33 @@ def _rollback(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from None
     print(json.dumps({"execution_arn": arn}) if args.output == "json" else f"rolling back: {arn}")
     return EXIT_OK
+
+
+def _approve(args: argparse.Namespace) -> int:
+    return _decide(args, approve=True)
+
+
+def _reject(args: argparse.Namespace) -> int:
+    return _decide(args, approve=False)
+
+
+def _decide(args: argparse.Namespace, approve: bool) -> int:
+    """The CLI path to the approval gate: IAM decides who may use it (SendTaskSuccess/Failure), not
+    the Slack approver list."""
+    from harbormaster import approval
+    from harbormaster.cli import ops
+
+    try:
+        ops.Stack.find(args.stack)
+    except ops.OperatorError as exc:
+        raise BadInput(str(exc)) from None
+    config, who = _operator_config(args), ops.operator_name()
+    if approve:
+        answer = approval.approve(config, args.environment, args.release, who, "cli")
+    else:
+        answer = approval.reject(config, args.environment, args.release, who, args.reason, "cli")
+    print(json.dumps({"status": answer.status, "text": answer.text}) if args.output == "json" else answer.text)
+    return EXIT_OK if answer.status < 400 else EXIT_FAILED
 
 
 def _status(args: argparse.Namespace) -> int:

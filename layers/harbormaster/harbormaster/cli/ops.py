@@ -13,7 +13,7 @@ from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy import DeployRequest, execution_name
 from harbormaster.notify.events import ImageRef
-from harbormaster.rollback import start_rollback
+from harbormaster.rollback.manual import RollbackRefused, manual_rollback
 from harbormaster.state import ledger, lock
 
 STACK_ENV = "HARBORMASTER_STACK"
@@ -80,7 +80,7 @@ def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, ima
         environment=environment,
         image=ImageRef(repository=env.repository, tag=tag, digest=digest),
         trigger="manual",
-        actor=_who(),
+        actor=operator_name(),
         requested_at=datetime.now(UTC),
         force=force,
     )
@@ -95,27 +95,10 @@ def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, ima
 
 def start_manual_rollback(config: HarbormasterConfig, stack: Stack, environment: str, to: str | None) -> str:
     """Roll back the current release to `to` (release id or tag) or to the release before it."""
-    if environment not in config.environments:
-        raise OperatorError(f"environment {environment!r} is not in the configuration")
-    current = ledger.current(environment)
-    if not current:
-        raise OperatorError(f"{environment} has no current release to roll back")
-    bad = ledger.get_release(environment, str(current["release_id"])) or {}
-    candidates = [
-        r
-        for r in ledger.history(environment, 200)
-        if r["status"] == "SUCCEEDED" and r["release_id"] != current["release_id"]
-    ]
-    if to:
-        target = next((r for r in candidates if to in {r["release_id"], r.get("tag")}), None)
-    else:
-        previous = bad.get("previous_release_id")
-        target = next((r for r in candidates if r["release_id"] == previous), candidates[0] if candidates else None)
-    if target is None:
-        raise OperatorError(f"no earlier successful release {to or ''} of {environment} to roll back to".strip())
-    return start_rollback(
-        environment, bad, target, f"manual rollback by {_who()}", f"manual:{_who()}", stack.state_machine_arn
-    )
+    try:
+        return manual_rollback(config, stack.state_machine_arn, environment, to, actor=operator_name())
+    except RollbackRefused as exc:
+        raise OperatorError(str(exc)) from None
 
 
 def redrive_alerts(stack: Stack) -> int:
@@ -145,7 +128,8 @@ def _resolve(repository: str, image: str) -> tuple[str, str | None]:
     return str(found["imageDigest"]), image if "imageTag" in image_id else tags[0]
 
 
-def _who() -> str:
+def operator_name() -> str:
+    """Who runs the CLI: the IAM identity's name, or the local user."""
     try:
         return str(client("sts").get_caller_identity()["Arn"].rsplit("/", 1)[-1])
     except Exception:

@@ -202,6 +202,8 @@ class Slack(_Model):
     default_route: str | None = None
     messages_per_second: float = Field(default=1.0, gt=0)  # per webhook; Slack allows 1
     retry_backoff_seconds: float = Field(default=0.5, ge=0, le=30)  # 5xx and network errors
+    # Secrets Manager name of the Slack app's signing secret (for the Approve/Reject/Rollback buttons).
+    signing_secret: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _default_route_exists(self) -> Slack:

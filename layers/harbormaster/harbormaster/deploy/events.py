@@ -14,6 +14,7 @@ _SEVERITY: dict[str, Severity] = {
     "deploy.succeeded": "success",
     "deploy.failed": "critical",
     "deploy.skipped": "warning",
+    "deploy.rejected": "warning",
     "approval.requested": "warning",
     "rollback.started": "critical",
     "rollback.succeeded": "success",
@@ -33,6 +34,8 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
     if request.trigger == "rollback" and kind.startswith("deploy."):
         kind = "rollback." + kind.split(".", 1)[1]
     final = state.get("final") or {}
+    if kind == "deploy.failed" and final.get("status") == "REJECTED":
+        kind = "deploy.rejected"  # refused at the approval gate (or its timeout): nothing was touched
     phase, reason = final.get("phase"), final.get("reason")
     if state.get("error") and not reason:
         phase, reason = describe_failure(state["error"])
@@ -54,8 +57,6 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
         details["rolls_back"] = request.rolls_back
     if request.reason:
         details["trigger_reason"] = request.reason
-    if state.get("task_token"):
-        details["task_token"] = state["task_token"]
     return HarbormasterEvent(
         type=kind,
         severity=_SEVERITY[kind],

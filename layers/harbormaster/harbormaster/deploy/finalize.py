@@ -14,13 +14,14 @@ from harbormaster.deploy.models import DeployPlan
 from harbormaster.deploy.publish import publish_image
 from harbormaster.deploy.router import execution_name
 from harbormaster.observability import metrics
-from harbormaster.state import ledger, lock
+from harbormaster.state import approvals, ledger, lock
 
 _PHASES = {
     "InstanceFailed": "rollout",
     "EcsDeploymentFailed": "rollout",
     "GuardAlarmDuringBake": "bake",
     "States.Timeout": "approval",
+    "ApprovalRejected": "approval",
 }
 
 
@@ -75,6 +76,8 @@ def fail(
     seconds = _seconds_since(release.get("started_at"))
     full_reason = " | ".join([reason, *notes])
     status = "FAILED"
+    if phase == "approval":
+        status, full_reason = "REJECTED", _rejection(plan, error)
     if phase == "bake" and plan.request.trigger != "rollback" and plan.previous:
         # Bake caught a guard alarm (even one whose EventBridge event was late or lost): the revert
         # just put the previous image back, which is this release's one automatic rollback.
@@ -100,6 +103,19 @@ def fail(
         "instances_done": release.get("instances_done", 0),
         "pending_started": _release_and_next(environment, execution_arn, state_machine_arn),
     }
+
+
+def _rejection(plan: DeployPlan, error: dict[str, Any]) -> str:
+    """Why the gate refused: the decision kept with the approval request, or its timeout (which
+    counts as a rejection, and is recorded so a late click is told)."""
+    environment, release_id = plan.request.environment, plan.release_id
+    if str(error.get("Error")) == "States.Timeout":
+        reason = f"no decision within the approval timeout ({plan.approval_timeout_seconds}s): rejected"
+        approvals.decide(environment, release_id, "REJECTED", "the approval timeout", reason)
+        return reason
+    record = approvals.get(environment, release_id) or {}
+    who, when = record.get("decided_by", "?"), record.get("decided_at", "?")
+    return f"rejected by {who} at {when}: {record.get('decision_reason')}"
 
 
 def _reverted(revert: dict[str, Any] | None) -> bool:

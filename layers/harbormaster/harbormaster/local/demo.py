@@ -28,7 +28,11 @@ def slack_as_text(body: Any) -> str:
         if block.get("text"):
             lines.append(block["text"]["text"])
         lines.extend(field["text"].replace("\n", " ") for field in block.get("fields") or [])
-        lines.extend(element.get("text", "") for element in block.get("elements") or [])
+        elements = block.get("elements") or []
+        buttons = [f"[{e['text']['text']}]" for e in elements if e.get("type") == "button"]
+        lines.extend(e.get("text", "") for e in elements if isinstance(e.get("text"), str))
+        if buttons:
+            lines.append(" ".join(buttons))
     return "\n".join(lines) or str(body.get("text", ""))
 
 
@@ -159,7 +163,26 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         say(f"   {line[:150]}")
     say()
 
-    say("6. Night and morning on the office-hours schedule (mon-fri 08:00-20:00 Asia/Seoul): dev boxes, a")
+    say("6. Production needs an approval: pushing tpt-api-prod:v1.0.0 parks the deploy at the approval gate")
+    say("   (waitForTaskToken; the token stays in DynamoDB) and posts Approve / Reject buttons to Slack.")
+    engine.push_image("tpt-api-prod", "v1.0.0", content="demo-v1.0.0", wait=False)
+    engine.deliver_queued()
+    request = _await_approval_request(engine)
+    say("\n  ┌─ Slack #deployments")
+    for line in slack_as_text(request.body).splitlines():
+        say(f"  │ {line}")
+    say("  └─")
+    release = json.loads(_button(request.body, "approve")["value"])
+    status, text, _ = engine.click("approve", release, "U0INTERN")
+    say(f"   U0INTERN (not an approver) clicks Approve: HTTP {status}, told privately: {text}")
+    status, text, _ = engine.click("reject", release, "U01ABC", message=request.body, wait=True)
+    say(f"   U01ABC clicks Reject: HTTP {status}, the message now reads: {text}")
+    say("   (Approve would resume the rollout; `harbormaster approve api-prod` does the same from a terminal.)")
+    for line in table(history_rows("api-prod"), ["release_id", "status", "tag", "phase", "reason"]).splitlines():
+        say(f"   {line[:150]}")
+    say()
+
+    say("7. Night and morning on the office-hours schedule (mon-fri 08:00-20:00 Asia/Seoul): dev boxes, a")
     say("   database and the web service are tagged harbormaster:schedule=office-hours. The reconciler runs")
     say(f"   on an EventBridge Scheduler rate ({engine.parameters.get('ScheduleRate', 'rate(5 minutes)')} here),")
     say("   on the engine's virtual clock.")
@@ -180,7 +203,7 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
     show(_only_schedule(engine.advance(morning - engine.clock.now)))
     say()
 
-    say("7. Other AWS notifications on the alert topic reach Slack formatted: a CloudWatch alarm's SNS message")
+    say("8. Other AWS notifications on the alert topic reach Slack formatted: a CloudWatch alarm's SNS message")
     say("   (its description tries to @channel; it is escaped) and a GuardDuty finding.")
     show(
         engine.publish_alert(
@@ -223,10 +246,10 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         )
     )
 
-    say("8. A push to a repository no environment watches is ignored, with a log line that says why.")
+    say("9. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("9. An event no rule matches (an EC2 state change): nothing is triggered.")
+    say("10. An event no rule matches (an EC2 state change): nothing is triggered.")
     show(
         engine.send_event(
             {
@@ -285,6 +308,24 @@ def _only_schedule(report: Report) -> Report:
     if quiet:
         acted.append(Invocation(f"SchedulerFunction x{quiet} (nothing to do)", None))
     return Report(bus=report.bus, invocations=acted, executions=report.executions, slack=report.slack)
+
+
+def _await_approval_request(engine: LocalEngine, timeout: float = 30.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        engine.deliver_queued()
+        found = [m for m in engine.slack.delivered() if "Approval needed" in str(m.body.get("text"))]
+        if found:
+            return found[-1]
+        time.sleep(0.05)
+    raise RuntimeError("the approval request never reached Slack")
+
+
+def _button(body: dict[str, Any], action_id: str) -> dict[str, Any]:
+    blocks = [b for a in body.get("attachments", []) for b in a["blocks"] if b["type"] == "actions"]
+    return next(e for block in blocks for e in block["elements"] if e.get("action_id") == action_id)
 
 
 def engine_region() -> str:

@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from unittest import mock
 
 import boto3
 
+from harbormaster.approval.slack_request import RESPONSE_HOST_ENV
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
@@ -121,6 +124,7 @@ class LocalEngine:
         self.logs = LogCapture(echo=echo_logs)
         self.clock = VirtualClock(start_time)
         self.seed = seed
+        self.slack_signing_secret = secrets.token_hex(16)  # the Slack app's, as the engine's Slack knows it
         self.parameters = parameters or {}  # template parameter overrides, e.g. {"ScheduleRate": "rate(1 hour)"}
         self._saved_env: dict[str, str] | None = None
         self._patches: list[Any] = []
@@ -162,6 +166,12 @@ class LocalEngine:
             self._patches.append(self.fleet)
             self.slack.start()
             self._seed_slack_webhooks(config.slack.routes)
+            if config.slack.signing_secret:
+                boto3.client("secretsmanager", region_name=REGION).create_secret(
+                    Name=config.slack.signing_secret, SecretString=self.slack_signing_secret
+                )
+            # response_url updates may go to the sink (in AWS only to hooks.slack.com).
+            os.environ[RESPONSE_HOST_ENV] = self.slack.base_url.split("://", 1)[1]
             if self.seed:
                 self._seed_fleets(config)
         except BaseException:
@@ -202,13 +212,39 @@ class LocalEngine:
     def publish_alert(self, message: Any, subject: str | None = None) -> Report:
         """Publish on the stack's alert topic (as CloudWatch or any service would) and follow it to Slack."""
         with self._recording() as report:
-            boto3.client("sns", region_name=REGION).publish(
+            sns: Any = boto3.client("sns", region_name=REGION)
+            sns.publish(
                 TopicArn=self.stack.outputs["AlertTopicArn"],
                 Message=message if isinstance(message, str) else json.dumps(message),
                 **({"Subject": subject} if subject else {}),
             )
             self.settle()
         return report
+
+    def click(
+        self,
+        action_id: str,
+        value: dict[str, Any] | str,
+        user: str,
+        message: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        wait: bool = False,
+    ) -> tuple[int, str, Report]:
+        """A user clicks a button in Slack: a correctly signed request to SlackActionsFunction (or
+        the given headers/body, to test forgeries); what it queued is delivered, and with `wait`
+        everything it started is followed to completion. (status, text, report)."""
+        from harbormaster.local import slack_clicks
+
+        response_url = self.slack.webhook_url("response-url")
+        payload = slack_clicks.block_actions(action_id, value, user, response_url, message)
+        raw = body if body is not None else slack_clicks.form_body(payload)
+        signed = headers if headers is not None else slack_clicks.signed_headers(self.slack_signing_secret, raw)
+        with self._recording() as report:
+            invocation = self.runtime.invoke("SlackActionsFunction", slack_clicks.http_api_event(signed, raw))
+            self.settle() if wait else self.deliver_queued()
+        response = invocation.response or {}
+        return int(response.get("statusCode", 500)), json.loads(response.get("body") or "{}").get("text", ""), report
 
     def invoke(self, function: str, event: Any) -> Invocation:
         """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
@@ -278,10 +314,24 @@ class LocalEngine:
             if not moved:
                 time.sleep(0.01)
 
+    def deliver_queued(self) -> None:
+        """Run the SQS event source mappings until their queues are empty, without waiting for
+        executions (e.g. one paused at an approval gate)."""
+        while self._pump_queues():
+            pass
+
     def _wait_for_executions(self, timeout: float = 60.0) -> None:
-        """Executions run in moto's worker threads: let them end before the mock goes away."""
+        """Executions run in moto's worker threads: let them end before the mock goes away. One
+        parked on a task token (an approval gate) would wait for hours: it is stopped."""
+        sfn = boto3.client("stepfunctions", region_name=REGION)
         deadline = time.monotonic() + timeout
-        while self._running_executions() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            running = self._running_execution_arns()
+            if not running:
+                return
+            for arn in running:
+                if token := _parked_task_token(sfn, arn):  # moto's StopExecution leaves these RUNNING
+                    sfn.send_task_failure(taskToken=token, error="EngineStopped", cause="the local engine stopped")
             time.sleep(0.01)
 
     def executions(self) -> list[Execution]:
@@ -307,11 +357,14 @@ class LocalEngine:
         )
 
     def _running_executions(self) -> list[str]:
+        return [arn.rsplit(":", 1)[-1] for arn in self._running_execution_arns()]
+
+    def _running_execution_arns(self) -> list[str]:
         sfn = boto3.client("stepfunctions", region_name=REGION)
         running: list[str] = []
         for arn in self.stack.state_machines.values():
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
-                running.extend(item["executionArn"].rsplit(":", 1)[-1] for item in page["executions"])
+                running.extend(item["executionArn"] for item in page["executions"])
         return running
 
     def _pump_queues(self) -> bool:
@@ -489,6 +542,20 @@ def _failed_message_ids(invocation: Invocation, mapping: dict[str, Any], message
     if "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []) and isinstance(invocation.response, dict):
         return {item["itemIdentifier"] for item in invocation.response.get("batchItemFailures", [])}
     return set()
+
+
+def _parked_task_token(sfn: Any, execution_arn: str) -> str | None:
+    """The task token an execution waits on (its last event a waitForTaskToken submit), if any."""
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    events = [event for page in pages for event in page["events"]]
+    if not events or events[-1].get("type") != "TaskSubmitted":
+        return None
+    scheduled: dict[str, Any] = next((e for e in reversed(events) if e.get("type") == "TaskScheduled"), {})
+    details = scheduled.get("taskScheduledEventDetails") or {}
+    if not str(details.get("resource", "")).endswith("waitForTaskToken"):
+        return None
+    found = re.search(r'"task_token":\s*"([^"]+)"', str(details.get("parameters", "")))
+    return found.group(1) if found else None
 
 
 def _scheduler_context(payload: Any, spec: ScheduleSpec, moment: datetime) -> Any:

@@ -27,6 +27,8 @@ _TITLES = {
     "deploy.failed": "❌ Deploy failed",
     "deploy.skipped": "⏭️ Deploy skipped",
     "deploy.queued": "⏳ Deploy queued",
+    "deploy.rejected": "🚫 Deploy rejected",
+    "approval.requested": "✋ Approval needed",
     "rollback.started": "⏪ Rollback started",
     "rollback.succeeded": "✅ Rollback succeeded",
     "rollback.failed": "🚨 Rollback failed",
@@ -91,10 +93,61 @@ def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
         blocks.append(fields(facts))
     if event.reason:
         blocks.append(section(f"*Reason*\n{escape(event.reason)}"))
+    if event.type == "approval.requested":
+        blocks.append(fields(_approval_facts(event.details)))
     if event.execution_arn:
         blocks.append(context(f"Execution `{escape(event.execution_arn.rsplit(':', 1)[-1])}`"))
+    if buttons := _buttons(event):
+        blocks.append({"type": "actions", "elements": buttons})
     text = f"{title}{where}" + (f": {event.image.short}" if event.image else "")
     return SlackMessage.build(text, event.severity, blocks)
+
+
+def _approval_facts(details: dict[str, Any]) -> list[tuple[str, str]]:
+    approvers = ", ".join(f"<@{escape(str(u))}>" for u in details.get("approvers") or [])
+    return [
+        ("Replaces", escape(str(details.get("replaces") or "nothing yet"))),
+        ("Pushed", escape(str(details.get("pushed_at", "?")))),
+        ("Approvers", f"{approvers or '-'} (need {details.get('min_approvals', 1)})"),
+        ("Times out in", f"{int(details.get('timeout_seconds', 0)) // 60} min"),
+    ]
+
+
+def _buttons(event: HarbormasterEvent) -> list[dict[str, Any]]:
+    """Approve/Reject on an approval request; Rollback on a release that went live; a link to the execution."""
+    value = json.dumps({"environment": event.environment, "release_id": event.release_id})
+    buttons: list[dict[str, Any]] = []
+    if event.type == "approval.requested" and event.environment and event.release_id:
+        buttons += [
+            {"type": "button", "action_id": "approve", "style": "primary", "value": value, "text": _plain("Approve")},
+            {"type": "button", "action_id": "reject", "style": "danger", "value": value, "text": _plain("Reject")},
+        ]
+    if event.type in {"deploy.succeeded", "alarm.outside_window"} and event.environment and event.release_id:
+        confirm = {
+            "title": _plain("Roll back?"),
+            "text": _plain(f"Roll {event.environment} back to the release before {event.release_id}?"),
+            "confirm": _plain("Roll back"),
+            "deny": _plain("Cancel"),
+        }
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": "rollback",
+                "style": "danger",
+                "value": value,
+                "text": _plain("Rollback"),
+                "confirm": confirm,
+            }
+        )
+    if event.execution_arn and ":execution:" in event.execution_arn:
+        region = event.execution_arn.split(":")[3]
+        url = f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{event.execution_arn}"
+        buttons.append({"type": "button", "action_id": "view_execution", "url": url, "text": _plain("View execution")})
+    return buttons
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:75]}
 
 
 def schedule_summary(event: HarbormasterEvent) -> SlackMessage:

@@ -1,0 +1,34 @@
+"""Slack interactivity endpoint (HTTP API): Approve / Reject / Rollback buttons, signature-verified."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from harbormaster.approval.slack_request import handle
+from harbormaster.config import load_config
+from harbormaster.observability import logger, tracer
+
+app = APIGatewayHttpResolver()
+
+
+@app.post("/slack/actions")
+def slack_actions() -> Response[str]:
+    config = load_config()
+    if not config.slack.signing_secret:
+        return Response(503, "application/json", json.dumps({"text": "slack.signing_secret is not configured"}))
+    secret = str(parameters.get_secret(config.slack.signing_secret, max_age=300))
+    event = app.current_event
+    answer = handle(event.headers, event.decoded_body or "", secret, config, os.environ["DEPLOY_STATE_MACHINE_ARN"])
+    return Response(answer.status, "application/json", json.dumps({"text": answer.text}))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

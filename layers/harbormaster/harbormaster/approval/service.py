@@ -1,0 +1,167 @@
+"""Approve or reject a waiting deploy, or roll an environment back, on someone's say-so.
+
+The deploy waits on a `waitForTaskToken` task. `request` keeps the token in the table and returns
+the `approval.requested` event (which never carries it). `approve` records each distinct approver
+and, once `approval.min_approvals` have approved, sends SendTaskSuccess; `reject` sends
+SendTaskFailure(ApprovalRejected). Every decision is a conditional write, so two clicks, two
+approvers or a replayed request can only decide once; the second is told who decided first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import client
+from harbormaster.config import HarbormasterConfig
+from harbormaster.deploy.events import deploy_event
+from harbormaster.deploy.models import DeployPlan
+from harbormaster.notify import HarbormasterEvent
+from harbormaster.rollback.manual import RollbackRefused, manual_rollback
+from harbormaster.state import approvals, ledger
+
+Via = Literal["slack", "cli"]
+REJECTED_ERROR = "ApprovalRejected"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the person who asked is told, with an HTTP status for the Slack endpoint."""
+
+    status: int
+    text: str
+    acted: bool = False
+
+
+def request(plan: DeployPlan, task_token: str, execution_arn: str, config: HarbormasterConfig) -> HarbormasterEvent:
+    environment = plan.request.environment
+    settings = config.environments[environment].approval
+    current = ledger.current(environment) or {}
+    approvals.open_request(
+        environment,
+        plan.release_id,
+        task_token,
+        needed=settings.min_approvals,
+        timeout_seconds=plan.approval_timeout_seconds,
+        details={"execution_arn": execution_arn, "tag": plan.request.image.tag, "digest": plan.request.image.digest},
+    )
+    event = deploy_event("approval.requested", {"plan": plan.model_dump(mode="json")}, execution_arn)
+    event.details.update(
+        {
+            "approvers": settings.approvers,
+            "min_approvals": settings.min_approvals,
+            "timeout_seconds": plan.approval_timeout_seconds,
+            "pushed_at": plan.request.requested_at.isoformat(),
+            "replaces": f"{current.get('tag')} ({str(current.get('digest', ''))[:19]})" if current else None,
+        }
+    )
+    return event
+
+
+def approve(config: HarbormasterConfig, environment: str, release_id: str | None, user: str, via: Via) -> Answer:
+    found = _waiting(config, environment, release_id, user, via)
+    if isinstance(found, Answer):
+        return found
+    release_id = str(found["release_id"])
+    if user in found.get("approved_by", []):
+        return Answer(200, f"you already approved {release_id}; waiting for {_missing(found)} more")
+    updated = approvals.add_approver(environment, release_id, user)
+    if updated is None:
+        return _already(approvals.get(environment, release_id) or {})
+    approved_by = list(updated.get("approved_by", []))
+    if len(approved_by) < int(updated.get("needed", 1)):
+        return Answer(200, f"approved by {_people(approved_by)}; waiting for {_missing(updated)} more", acted=True)
+    if not approvals.decide(environment, release_id, "APPROVED", _people(approved_by)):
+        return _already(approvals.get(environment, release_id) or {})
+    output = {"approved_by": approved_by, "at": _now(), "via": via}
+    if not _send(
+        lambda: client("stepfunctions").send_task_success(taskToken=found["task_token"], output=json.dumps(output))
+    ):
+        return Answer(410, f"{release_id} is no longer waiting for approval (timed out or stopped)")
+    return Answer(200, f"✅ Approved by {_people(approved_by)} at {output['at']}", acted=True)
+
+
+def reject(
+    config: HarbormasterConfig, environment: str, release_id: str | None, user: str, reason: str, via: Via
+) -> Answer:
+    found = _waiting(config, environment, release_id, user, via)
+    if isinstance(found, Answer):
+        return found
+    release_id = str(found["release_id"])
+    if not approvals.decide(environment, release_id, "REJECTED", _people([user]), reason):
+        return _already(approvals.get(environment, release_id) or {})
+    cause = f"rejected by {_people([user])}: {reason}"[:32000]
+    sfn = client("stepfunctions")
+    if not _send(lambda: sfn.send_task_failure(taskToken=found["task_token"], error=REJECTED_ERROR, cause=cause)):
+        return Answer(410, f"{release_id} is no longer waiting for approval (timed out or stopped)")
+    return Answer(200, f"❌ Rejected by {_people([user])} at {_now()}: {reason}", acted=True)
+
+
+def rollback(
+    config: HarbormasterConfig, environment: str, release_id: str, user: str, state_machine_arn: str, via: Via
+) -> Answer:
+    settings = config.environments.get(environment)
+    if settings is None:
+        return Answer(404, f"environment {environment!r} is not in the configuration")
+    if via == "slack" and user not in settings.approval.approvers:
+        return Answer(403, f"<@{user}> is not an approver of {environment}: only approvers can roll it back")
+    try:
+        execution = manual_rollback(
+            config, state_machine_arn, environment, None, actor=f"slack:{user}", expected_current=release_id
+        )
+    except RollbackRefused as exc:
+        return Answer(409, f"not rolled back: {exc}")
+    return Answer(
+        200,
+        f"⏪ Rollback of {release_id} started by {_people([user])} at {_now()} ({execution.rsplit(':', 1)[-1]})",
+        True,
+    )
+
+
+def _waiting(
+    config: HarbormasterConfig, environment: str, release_id: str | None, user: str, via: Via
+) -> dict[str, Any] | Answer:
+    """The PENDING request (with its release id), or the answer that says why there is none."""
+    settings = config.environments.get(environment)
+    if settings is None:
+        return Answer(404, f"environment {environment!r} is not in the configuration")
+    if via == "slack" and user not in settings.approval.approvers:
+        return Answer(403, f"<@{user}> is not an approver of {environment}")
+    record = approvals.get(environment, release_id) if release_id else approvals.pending(environment)
+    if record is None:
+        return Answer(404, f"no deploy of {environment} is waiting for approval")
+    record["release_id"] = str(record["sk"]).split("#", 1)[1]
+    if record.get("status") != "PENDING":
+        return _already(record)
+    return record
+
+
+def _already(record: dict[str, Any]) -> Answer:
+    status = str(record.get("status", "decided")).lower()
+    return Answer(200, f"already {status} by {record.get('decided_by', 'someone')} at {record.get('decided_at', '?')}")
+
+
+def _send(call: Any) -> bool:
+    try:
+        call()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}:
+            return False
+        raise
+    return True
+
+
+def _missing(record: dict[str, Any]) -> int:
+    return max(0, int(record.get("needed", 1)) - len(record.get("approved_by", [])))
+
+
+def _people(users: list[str]) -> str:
+    return ", ".join(f"<@{u}>" if u.startswith(("U", "W")) and u.isalnum() else u for u in users)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,48 @@
+"""A rollback someone asked for (CLI or Slack button): to a named release or the one before."""
+
+from __future__ import annotations
+
+from harbormaster.config import HarbormasterConfig
+from harbormaster.rollback.service import start_rollback
+from harbormaster.state import ledger
+
+
+class RollbackRefused(Exception):
+    """Nothing to roll back, or nothing to roll back to."""
+
+
+def manual_rollback(
+    config: HarbormasterConfig,
+    state_machine_arn: str,
+    environment: str,
+    to: str | None,
+    actor: str,
+    expected_current: str | None = None,
+) -> str:
+    """Roll the current release back to `to` (release id or tag), by default to the release before
+    it; return the rollback's execution ARN. With `expected_current`, refuse unless that release is
+    still the current one (a second click on the same button must not roll back further)."""
+    if environment not in config.environments:
+        raise RollbackRefused(f"environment {environment!r} is not in the configuration")
+    current = ledger.current(environment)
+    if not current:
+        raise RollbackRefused(f"{environment} has no current release to roll back")
+    if expected_current and current["release_id"] != expected_current:
+        bad = ledger.get_release(environment, expected_current) or {}
+        raise RollbackRefused(
+            f"{expected_current} is no longer the current release of {environment} ({bad.get('status', 'unknown')})"
+        )
+    bad = ledger.get_release(environment, str(current["release_id"])) or {}
+    candidates = [
+        r
+        for r in ledger.history(environment, 200)
+        if r["status"] == "SUCCEEDED" and r["release_id"] != current["release_id"]
+    ]
+    if to:
+        target = next((r for r in candidates if to in {r["release_id"], r.get("tag")}), None)
+    else:
+        previous = bad.get("previous_release_id")
+        target = next((r for r in candidates if r["release_id"] == previous), candidates[0] if candidates else None)
+    if target is None:
+        raise RollbackRefused(f"no earlier successful release {to or ''} of {environment} to roll back to".strip())
+    return start_rollback(environment, bad, target, f"manual rollback by {actor}", f"manual:{actor}", state_machine_arn)

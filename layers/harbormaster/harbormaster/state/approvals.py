@@ -1,0 +1,90 @@
+"""Approval requests in the single table. The task token stays here, never in a Slack message.
+
+ENV#<env> / APPROVAL#<release id>   status PENDING|APPROVED|REJECTED, the task token, the approvers
+                                     so far, who decided and when
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from harbormaster.state.store import conditional, items_table, plain
+
+
+def _key(environment: str, release_id: str) -> dict[str, str]:
+    return {"pk": f"ENV#{environment}", "sk": f"APPROVAL#{release_id}"}
+
+
+def open_request(
+    environment: str, release_id: str, task_token: str, needed: int, timeout_seconds: int, details: dict[str, Any]
+) -> None:
+    expires = datetime.now(UTC) + timedelta(seconds=timeout_seconds) + timedelta(days=7)
+    items_table().put_item(
+        Item={
+            **_key(environment, release_id),
+            **{k: v for k, v in details.items() if v is not None},
+            "status": "PENDING",
+            "task_token": task_token,
+            "needed": needed,
+            "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "expires_at": int(expires.timestamp()),
+        }
+    )
+
+
+def get(environment: str, release_id: str) -> dict[str, Any] | None:
+    item = items_table().get_item(Key=_key(environment, release_id), ConsistentRead=True).get("Item")
+    return plain(item) if item else None
+
+
+def pending(environment: str) -> dict[str, Any] | None:
+    """The newest approval request of the environment that is still PENDING."""
+    found = items_table().query(
+        KeyConditionExpression=Key("pk").eq(f"ENV#{environment}") & Key("sk").begins_with("APPROVAL#"),
+        FilterExpression=Attr("status").eq("PENDING"),
+        ScanIndexForward=False,
+        ConsistentRead=True,
+    )["Items"]
+    return plain(found[0]) if found else None
+
+
+def add_approver(environment: str, release_id: str, user: str) -> dict[str, Any] | None:
+    """Record `user`'s approval while the request is PENDING; the updated request, or None if it
+    was already decided."""
+    item: dict[str, Any] = {}
+
+    def write() -> None:
+        item.update(
+            items_table().update_item(
+                Key=_key(environment, release_id),
+                UpdateExpression="ADD approved_by :u",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":u": {user}, ":pending": "PENDING"},
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        )
+
+    return plain(item) if conditional(write) else None
+
+
+def decide(environment: str, release_id: str, status: str, by: str, reason: str | None = None) -> bool:
+    """PENDING → APPROVED or REJECTED, once (False: someone else decided first)."""
+    return conditional(
+        lambda: items_table().update_item(
+            Key=_key(environment, release_id),
+            UpdateExpression="SET #s = :status, decided_by = :by, decided_at = :at, decision_reason = :reason",
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":status": status,
+                ":by": by,
+                ":at": datetime.now(UTC).isoformat(timespec="seconds"),
+                ":reason": reason,
+                ":pending": "PENDING",
+            },
+        )
+    )
