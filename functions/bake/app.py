@@ -16,5 +16,7 @@ from harbormaster.observability import logger, tracer
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
+    logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
+    logger.set_correlation_id(plan.release_id)
     environment = load_config().environments[plan.request.environment]
     return bake_check(environment.guard_alarms, plan.bake_seconds, plan.poll_seconds, event.get("bake") or {})

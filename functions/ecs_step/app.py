@@ -16,6 +16,7 @@ from harbormaster.observability import logger, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = ServiceTask.model_validate(event)
     logger.append_keys(environment=task.environment, release_id=task.release_id, service=task.service)
+    logger.set_correlation_id(task.release_id)
     after = step(task)
     logger.info("ECS step", extra={"from": task.phase, "to": after.phase, "note": after.note})
     return after.model_dump(mode="json")

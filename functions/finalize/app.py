@@ -17,6 +17,7 @@ from harbormaster.observability import logger, metrics, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
     logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
+    logger.set_correlation_id(plan.release_id)
     metrics.add_dimension(name="environment", value=plan.request.environment)
     if event["outcome"] == "succeeded":
         return succeed(plan, event["execution_arn"], event["state_machine_arn"])

@@ -16,6 +16,7 @@ from harbormaster.observability import logger, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = InstanceTask.model_validate(event)
     logger.append_keys(environment=task.environment, release_id=task.release_id, instance_id=task.instance_id)
+    logger.set_correlation_id(task.release_id)
     after = step(task)
     logger.info("instance step", extra={"from": task.phase, "to": after.phase, "note": after.note})
     return after.model_dump(mode="json")

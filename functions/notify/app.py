@@ -18,6 +18,10 @@ from harbormaster.observability import logger, tracer
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state, execution_arn = event["state"], event.get("execution_arn")
+    release_id = (state.get("plan") or {}).get("release_id")
+    if release_id:
+        logger.append_keys(release_id=release_id)
+        logger.set_correlation_id(release_id)
     if event["type"] == "approval.requested":
         plan = DeployPlan.model_validate(state["plan"])
         published = approval.request(plan, state["task_token"], str(execution_arn), load_config())

@@ -24,5 +24,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except Exception:
         metrics.add_metric(name="DeployFailed", unit="Count", value=1)  # refused in prepare: finalize never runs
         raise
+    logger.set_correlation_id(plan.release_id)
     metrics.add_metric(name="DeployStarted" if plan.outcome == "deploy" else "DeployQueued", unit="Count", value=1)
     return plan.model_dump(mode="json")

@@ -16,4 +16,5 @@ from harbormaster.observability import logger, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
     logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
+    logger.set_correlation_id(plan.release_id)
     return {"previous_image": publish_image(plan.request.environment, str(plan.image_uri))}

@@ -16,6 +16,7 @@ from harbormaster.observability import logger, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
     logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
+    logger.set_correlation_id(plan.release_id)
     tasks, warning = revert_tasks(plan)
     service = revert_service(plan)
     logger.warning(

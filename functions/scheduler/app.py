@@ -23,8 +23,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     config = load_config()
     now = request.scheduled_time or datetime.now(UTC)
     report, found = run(config, request, now)
+    hours = 0.0
     for summary in summary_events(report, config, found):
         publish(summary)
+        hours += float(summary.details.get("estimated_instance_hours_saved") or 0)
+    metrics.add_metric(name="InstanceHoursSaved", unit=MetricUnit.Count, value=hours)
     changed, failures = len(report.changed()), len(report.failures())
     metrics.add_metric(name="ScheduleActions", unit=MetricUnit.Count, value=changed)
     metrics.add_metric(name="ScheduleFailures", unit=MetricUnit.Count, value=failures)

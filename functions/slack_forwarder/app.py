@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.config import load_config
-from harbormaster.observability import logger, tracer
+from harbormaster.observability import logger, metrics, tracer
 from harbormaster.slack import forward
 from harbormaster.slack.forwarder import IDEMPOTENCY
 
@@ -22,6 +22,7 @@ def record_handler(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     IDEMPOTENCY.register_lambda_context(context)  # in-progress records expire with this invocation
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -35,6 +35,8 @@ def succeed(plan: DeployPlan, execution_arn: str, state_machine_arn: str) -> dic
     ledger.set_current(environment, {**release, "release_id": plan.release_id, "image_uri": plan.image_uri})
     metrics.add_metric(name="DeploySucceeded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="DeployDuration", unit=MetricUnit.Seconds, value=seconds)
+    if plan.request.trigger == "rollback":
+        metrics.add_metric(name="RollbackDuration", unit=MetricUnit.Seconds, value=seconds)
     return {
         "duration_seconds": seconds,
         "instances_done": release.get("instances_done", 0),

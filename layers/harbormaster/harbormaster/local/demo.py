@@ -246,10 +246,26 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         )
     )
 
-    say("9. A push to a repository no environment watches is ignored, with a log line that says why.")
+    say("9. Harbormaster watches itself: Slack refuses a message (400 invalid_payload), so it goes straight to")
+    say("   the DLQ; the stack's own alarm on the DLQ's depth goes off and reaches Slack.")
+    engine.slack.fail_next, engine.slack.failure_statuses = 1, (400,)
+    engine.publish_alert("a message Slack will refuse", subject="doomed")
+    engine.slack.failure_statuses = (500,)
+    dlq = engine.stack.outputs["AlertDeadLetterQueueUrl"]
+    depth = boto3.client("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    count = depth["Attributes"]["ApproximateNumberOfMessages"]
+    say(f"   DLQ depth: {count} (the engine evaluates no metrics: it fires the alarm as CloudWatch would)")
+    show(
+        engine.fire_alarm(
+            "harbormaster-alert-dlq-not-empty",
+            "Threshold Crossed: 1 datapoint [1.0] was greater than the threshold (0.0).",
+        )
+    )
+
+    say("10. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("10. An event no rule matches (an EC2 state change): nothing is triggered.")
+    say("11. An event no rule matches (an EC2 state change): nothing is triggered.")
     show(
         engine.send_event(
             {

@@ -221,6 +221,60 @@ class LocalEngine:
             self.settle()
         return report
 
+    def fire_alarm(self, name: str, reason: str, state: str = "ALARM") -> Report:
+        """What CloudWatch does when an alarm changes state (the engine evaluates no metrics): the
+        state in moto, the alarm's JSON to each SNS action, and the `CloudWatch Alarm State Change`
+        event on the bus. Followed to completion."""
+        cloudwatch: Any = boto3.client("cloudwatch", region_name=REGION)
+        [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        previous = alarm["StateValue"]
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+        now = datetime.now(UTC)
+        message = {
+            "AlarmName": name,
+            "AlarmDescription": alarm.get("AlarmDescription"),
+            "AWSAccountId": ACCOUNT,
+            "NewStateValue": state,
+            "NewStateReason": reason,
+            "StateChangeTime": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
+            "Region": REGION,
+            "AlarmArn": alarm["AlarmArn"],
+            "OldStateValue": previous,
+            "Trigger": {
+                k: alarm[k]
+                for k in (
+                    "MetricName",
+                    "Namespace",
+                    "Statistic",
+                    "Period",
+                    "EvaluationPeriods",
+                    "ComparisonOperator",
+                    "Threshold",
+                )
+                if k in alarm
+            },
+        }
+        actions = alarm.get("AlarmActions", []) if state == "ALARM" else alarm.get("OKActions", [])
+        with self._recording() as report:
+            for topic in (a for a in actions if a.startswith("arn:aws:sns:")):
+                subject = f'{state}: "{name}" in {REGION}'[:100]
+                boto3.client("sns", region_name=REGION).publish(
+                    TopicArn=topic, Subject=subject, Message=json.dumps(message)
+                )
+            event = {
+                "source": "aws.cloudwatch",
+                "detail-type": "CloudWatch Alarm State Change",
+                "resources": [alarm["AlarmArn"]],
+                "detail": {
+                    "alarmName": name,
+                    "state": {"value": state, "reason": reason, "timestamp": message["StateChangeTime"]},
+                    "previousState": {"value": previous},
+                },
+            }
+            report.bus = self.bus.put(normalise(event, ACCOUNT, REGION))
+            self.settle()
+        return report
+
     def click(
         self,
         action_id: str,

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -25,7 +26,7 @@ from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
 
 from harbormaster.clients import RETRY_CONFIG, client
 from harbormaster.config import HarbormasterConfig
-from harbormaster.observability import logger
+from harbormaster.observability import logger, metrics
 from harbormaster.slack.delivery import SlackRejected, post
 from harbormaster.slack.formatting import render
 
@@ -48,6 +49,7 @@ def forward(sqs_body: str, config: HarbormasterConfig) -> str:
         return str(deliver(notification=notification.model_dump(mode="json"), config=config))
     except SlackRejected as exc:
         _dead_letter(sqs_body, exc)
+        metrics.add_metric(name="SlackRejected", unit=MetricUnit.Count, value=1)
         logger.error(
             "Slack refused the message; sent to the DLQ",
             extra={"status": exc.status, "slack_error": exc.body, "sns_message_id": notification.MessageId},
@@ -62,6 +64,7 @@ def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
         raise NoSlackRoute(f"no Slack route {asked!r} and no default_route in the configuration")
     url = parameters.get_secret(config.slack.routes[route_name].webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)
     post(str(url), message, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
+    metrics.add_metric(name="SlackDelivered", unit=MetricUnit.Count, value=1)
     logger.info("delivered to Slack", extra={"route": route_name, "sns_message_id": notification["MessageId"]})
     return route_name
 
