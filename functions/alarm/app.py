@@ -7,9 +7,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from harbormaster.config import load_config
-from harbormaster.observability import logger, metrics, tracer
+from harbormaster.observability import logger, metrics, rejected, tracer
 from harbormaster.rollback import AlarmStateChange, handle_alarm
 from harbormaster.rollback.timing import seconds_since_alarm
 
@@ -20,7 +21,10 @@ STATE_MACHINE_ARN = os.environ["DEPLOY_STATE_MACHINE_ARN"]
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    alarm = parse(event=event, model=AlarmStateChange)
+    try:
+        alarm = parse(event=event, model=AlarmStateChange)
+    except (ValidationError, TypeError) as exc:
+        return rejected(exc, "CloudWatch Alarm State Change event")
     logger.append_keys(alarm=alarm.detail.alarm_name)
     decisions = handle_alarm(alarm, load_config(), STATE_MACHINE_ARN)
     metrics.add_metric(name="AlarmsReceived", unit="Count", value=1)

@@ -8,21 +8,29 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from harbormaster.config import load_config
 from harbormaster.notify import publish
-from harbormaster.observability import logger, metrics, tracer
+from harbormaster.observability import logger, metrics, rejected, tracer
 from harbormaster.schedule import RunInput, run, summary_events
+from harbormaster.schedule.exceptions import UnknownSchedule
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = RunInput.model_validate(event)
+    try:
+        request = RunInput.model_validate(event)
+    except ValidationError as exc:
+        return rejected(exc, "scheduler input")
     config = load_config()
     now = request.scheduled_time or datetime.now(UTC)
-    report, found = run(config, request, now)
+    try:
+        report, found = run(config, request, now)
+    except UnknownSchedule as exc:
+        return rejected(exc, "one-shot schedule name")
     hours = 0.0
     for summary in summary_events(report, config, found):
         publish(summary)

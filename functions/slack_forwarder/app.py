@@ -17,7 +17,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    return forward(record.body, load_config())
+    return forward(record.body, load_config(), record.message_id)
 
 
 @logger.inject_lambda_context

@@ -46,7 +46,11 @@ def waiting(world: World, tag: str = "v2") -> tuple[str, str]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         world.engine.deliver_queued()
-        requests = [m for m in world.engine.slack.delivered() if "Approval needed" in m.body["text"]]
+        requests = [
+            m
+            for m in world.engine.slack.delivered()
+            if "Approval needed" in m.body["text"] and f":{tag} (" in m.body["text"]
+        ]
         if requests:
             value = _buttons(requests[-1].body)["approve"]["value"]
             return digest, json.loads(value)["release_id"]

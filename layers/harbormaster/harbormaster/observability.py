@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 # Explicit default: a namespace-less Metrics refuses to flush (SchemaValidationError).
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Harbormaster"))
 tracer = Tracer()
 
-__all__ = ["logger", "metrics", "tracer"]
+
+def rejected(error: Exception, what: str) -> dict[str, Any]:
+    """A malformed event the handler cannot use: say why (logs, metric), change nothing, and return
+    normally so the event is not retried in vain. Only for events AWS services deliver (rules,
+    schedules); inputs from our own state machine raise, and its Catch handles them."""
+    problems = [
+        {"loc": ".".join(map(str, e.get("loc", ()))), "msg": e.get("msg")} for e in getattr(error, "errors", list)()
+    ]
+    logger.error(f"rejected: not a valid {what}", extra={"problems": problems[:20] or str(error)[:500]})
+    metrics.add_metric(name="RejectedInputs", unit=MetricUnit.Count, value=1)
+    return {"rejected": f"not a valid {what}", "problems": problems[:20]}
+
+
+__all__ = ["logger", "metrics", "rejected", "tracer"]

@@ -25,6 +25,7 @@ from harbormaster.config.models import Schedule
 from harbormaster.observability import logger
 from harbormaster.schedule import resources
 from harbormaster.schedule.evaluate import evaluate
+from harbormaster.schedule.exceptions import UnknownSchedule
 from harbormaster.schedule.models import DATABASES, START_ORDER, STOP_ORDER, Outcome, Resource, RunInput, RunReport
 from harbormaster.state import resources as records
 
@@ -35,7 +36,7 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
     """The run's report, and the resources found (by id) as discovery saw them."""
     report = RunReport(at=now, dry_run=request.dry_run)
     if request.schedule is not None and request.schedule not in config.schedules:
-        raise ValueError(f"schedule {request.schedule!r} is not in the configuration")
+        raise UnknownSchedule(f"schedule {request.schedule!r} is not in the configuration")
     found, skipped = resources.discover()
     for kind, identifier, why in skipped:
         report.outcomes.append(

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
+from pydantic import ValidationError
 
 from harbormaster.clients import RETRY_CONFIG, client
 from harbormaster.config import HarbormasterConfig
@@ -41,20 +42,30 @@ class NoSlackRoute(Exception):
     """Neither the asked-for route nor a default route is configured."""
 
 
-def forward(sqs_body: str, config: HarbormasterConfig) -> str:
+def forward(sqs_body: str, config: HarbormasterConfig, sqs_message_id: str = "") -> str:
     """Render and post once; return the route used (or `dead-lettered`). Raises to have the record retried."""
-    notification = SnsNotificationModel.model_validate_json(sqs_body)
+    notification = _notification(sqs_body, sqs_message_id)
     try:
         deliver = _deliver_once(os.environ["TABLE_NAME"])
-        return str(deliver(notification=notification.model_dump(mode="json"), config=config))
+        return str(deliver(notification=notification, config=config))
     except SlackRejected as exc:
         _dead_letter(sqs_body, exc)
         metrics.add_metric(name="SlackRejected", unit=MetricUnit.Count, value=1)
         logger.error(
             "Slack refused the message; sent to the DLQ",
-            extra={"status": exc.status, "slack_error": exc.body, "sns_message_id": notification.MessageId},
+            extra={"status": exc.status, "slack_error": exc.body, "sns_message_id": notification["MessageId"]},
         )
         return "dead-lettered"
+
+
+def _notification(sqs_body: str, sqs_message_id: str) -> dict[str, Any]:
+    """The SNS notification in the record; anything else sent to the queue is delivered as it is
+    (the generic formatter shows it), keyed on the SQS message id. Never dropped."""
+    try:
+        return SnsNotificationModel.model_validate_json(sqs_body).model_dump(mode="json")
+    except (ValidationError, TypeError):  # Powertools' validators raise TypeError on non-objects
+        logger.warning("not an SNS notification: delivered as a bare message", extra={"sqs_message_id": sqs_message_id})
+        return {"MessageId": f"sqs:{sqs_message_id}", "Message": sqs_body, "Subject": None}
 
 
 def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
