@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package-lock.json | cksum
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: demo test lint typecheck unit validate build bench bench-deploy bench-ecs bench-rollback bench-slack setup
+.PHONY: demo test lint typecheck unit validate security build bench bench-deploy bench-ecs bench-rollback bench-slack diagram setup
 
 $(STAMP):
 	python3 -m venv $(VENV)
@@ -21,7 +21,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/harbormaster local demo
 
-test: lint typecheck unit validate build
+test: lint typecheck unit validate security build
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +36,16 @@ unit: $(STAMP)
 validate: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" sam validate --lint
 	for file in statemachines/*.asl.json; do npx --no-install asl-validator --json-path "$$file" || exit 1; done
+
+# checkov in its own venv: its dependencies would fight the stack's pinned ones.
+CHECKOV := .venv-checkov/.installed-3.3.30
+$(CHECKOV):
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check checkov==3.3.30
+	touch $(CHECKOV)
+
+security: $(CHECKOV)  # cfn-lint runs in `validate` (sam validate --lint); skipped checkov checks are explained in .checkov.yaml
+	.venv-checkov/bin/checkov -f template.yaml --config-file .checkov.yaml 2>/dev/null
 
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" sam build
@@ -54,3 +64,7 @@ bench-slack: $(STAMP)
 
 bench-rollback: $(STAMP)
 	$(BIN)/python bench/rollback.py
+
+diagram:  # docs/architecture.{svg,png} from docs/architecture.dot (needs Graphviz: apt-get install graphviz)
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
+	dot -Tpng -Gdpi=110 docs/architecture.dot -o docs/architecture.png
