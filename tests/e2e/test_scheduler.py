@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -212,3 +214,23 @@ def test_a_one_shot_stop_and_a_dry_run(office: Office) -> None:
 
     office.engine.runtime.invoke("SchedulerFunction", one_shot)
     assert office.asg() == (0, 0, 0) and office.rds() == "stopped"
+
+
+def test_schedule_status_and_a_dry_run_from_the_cli(office: Office, capsys: pytest.CaptureFixture[str]) -> None:
+    from harbormaster.cli.main import main
+
+    config = str(office.engine.config_path)
+    office.until(datetime(2026, 11, 27, 19, 30, tzinfo=KST))
+    capsys.readouterr()
+    assert main(["schedule", "status", "--config", config, "--output", "json"]) == 0
+    rows = {r["resource"]: r for r in json.loads(capsys.readouterr().out)}
+    # The CLI evaluates at the real "now" (the virtual clock is the engine's): the shape, not the date.
+    assert re.fullmatch(r"\w{3} \d{4}-\d\d-\d\d (08|20):00 KST → (running|stopped)", rows["dev-db"]["next_change"])
+    assert rows[office.stray]["desired"] == "unknown schedule"
+    assert (
+        main(["schedule", "run", "--dry-run", "--action", "stop", "--schedule", "office-hours", "--config", config])
+        == 0
+    )
+    assert "stop" in capsys.readouterr().out
+    assert office.rds() == "available" and office.asg() == (1, 3, 2)  # a dry run changes nothing
+    assert main(["schedule", "run", "--action", "stop", "--schedule", "nope", "--config", config]) == 2
