@@ -20,7 +20,7 @@ from harbormaster.local import LocalEngine, slack_clicks
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.e2e
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 CONFIG = """
 environments:
   api:
