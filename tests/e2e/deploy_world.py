@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from harbormaster.cli.main import main
@@ -58,6 +59,21 @@ def start_world(tmp_path: Path, config: str = CONFIG, size: int = 4) -> World:
     group = engine.fleet.target_group("api-prod-tg", port=8080, environment=ENV)
     instances = engine.fleet.launch(size, "v1", tags={"harbormaster:environment": ENV}, target_group=group)
     return World(engine, group, sorted(instances))
+
+
+def put_guard_alarm(name: str, tags: dict[str, str] | None = None) -> None:
+    """A CloudWatch alarm on the ALB's 5xx count (the metric does not matter: the tests set its state)."""
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+        **({"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}),
+    )
 
 
 def history(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:

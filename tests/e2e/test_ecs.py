@@ -13,6 +13,7 @@ import pytest
 
 from harbormaster.cli.main import main
 from harbormaster.local import LocalEngine
+from tests.e2e.deploy_world import put_guard_alarm
 from tests.e2e.test_rollback import alarm_event
 
 pytestmark = pytest.mark.e2e
@@ -61,16 +62,7 @@ def start_world(tmp_path: Path, config: str = CONFIG) -> EcsWorld:
     engine = LocalEngine(config=path, slack_messages_per_second=1000)
     engine.start()
     engine.fleet.ecs.service(CLUSTER, SERVICE, image="nginx:1", desired=3, environment=ENV)
-    boto3.client("cloudwatch").put_metric_alarm(
-        AlarmName=ALARM,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    put_guard_alarm(ALARM)
     started = EcsWorld(engine, "")
     started.initial_task_definition = started.running()
     return started

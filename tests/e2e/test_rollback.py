@@ -15,7 +15,7 @@ import pytest
 
 from harbormaster.cli.main import main
 from tests.conftest import SAMPLES
-from tests.e2e.deploy_world import ENV, REPO, World, config, history, start_world
+from tests.e2e.deploy_world import ENV, REPO, World, config, history, put_guard_alarm, start_world
 
 pytestmark = pytest.mark.e2e
 ALARM = "api-prod-5xx"
@@ -39,16 +39,7 @@ def alarm_event(name: str = ALARM, sample: str = "single-metric") -> dict[str, A
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     started = start_world(tmp_path, config=GUARDED)
-    boto3.client("cloudwatch").put_metric_alarm(
-        AlarmName=ALARM,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    put_guard_alarm(ALARM)
     yield started
     started.engine.stop()
 
@@ -135,18 +126,7 @@ def test_an_unrelated_alarm_does_nothing(world: World) -> None:
 
 
 def test_an_alarm_tagged_for_the_environment_guards_it(world: World) -> None:
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="tagged-alarm",
-        MetricName="x",
-        Namespace="y",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-        Tags=[{"Key": "harbormaster:guards", "Value": ENV}],
-    )
+    put_guard_alarm("tagged-alarm", tags={"harbormaster:guards": ENV})
     push(world, "v1")
     push(world, "v2")
     report = world.engine.send_event(alarm_event(name="tagged-alarm"))
@@ -207,17 +187,8 @@ def test_bake_catches_an_alarm_that_sent_no_event(tmp_path: Path, capsys: pytest
     )
     try:
         v1 = push(baking, "v1")
+        put_guard_alarm(ALARM)
         cloudwatch = boto3.client("cloudwatch")
-        cloudwatch.put_metric_alarm(
-            AlarmName=ALARM,
-            MetricName="m",
-            Namespace="n",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanThreshold",
-        )
         cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="ALARM", StateReason="5xx above 1")
         push(baking, "v2")  # no EventBridge alarm event is sent: only the bake phase can see it
         released = history(capsys)[0]

@@ -160,11 +160,10 @@ def _primary(service: dict[str, Any]) -> dict[str, Any]:
 
 
 def _release_stopped(task: ServiceTask) -> str | None:
-    """A rollout step never acts for a release that was stopped (rolled back by an alarm) meanwhile."""
-    if not task.record_touch:
+    if not task.record_touch:  # a revert works for whatever release it restores
         return None
-    status = (ledger.get_release(task.environment, task.release_id) or {}).get("status", "IN_PROGRESS")
-    return None if status == "IN_PROGRESS" else f"the release is {status}: the service was left as it is"
+    status = ledger.stopped_status(task.environment, task.release_id)
+    return f"the release is {status}: the service was left as it is" if status else None
 
 
 def _finish(task: ServiceTask, phase: str, note: str, ecs_rolled_back: bool = False) -> ServiceTask:

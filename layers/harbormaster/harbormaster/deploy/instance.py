@@ -131,12 +131,10 @@ def _registering(task: InstanceTask, now: datetime) -> InstanceTask:
 
 
 def _release_stopped(task: InstanceTask) -> str | None:
-    """A rollout step never acts for a release that was stopped (rolled back by an alarm) meanwhile."""
     if not task.record_touch:  # a revert works for whatever release it restores
         return None
-    release = ledger.get_release(task.environment, task.release_id) or {}
-    status = release.get("status", "IN_PROGRESS")
-    return None if status == "IN_PROGRESS" else f"the release is {status}: {task.instance_id} left as it is"
+    status = ledger.stopped_status(task.environment, task.release_id)
+    return f"the release is {status}: {task.instance_id} left as it is" if status else None
 
 
 def _target_state(task: InstanceTask) -> str:
