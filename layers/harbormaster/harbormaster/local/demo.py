@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -327,8 +328,6 @@ def _only_schedule(report: Report) -> Report:
 
 
 def _await_approval_request(engine: LocalEngine, timeout: float = 30.0) -> Any:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         engine.deliver_queued()

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from harbormaster.slack.message import MAX_SECTION_TEXT, SlackMessage, context, cut, escape, fields, header, section
 
@@ -161,8 +162,6 @@ def _reason(reason: Any, description: Any) -> str | None:
 def _alarm_link(name: str, region: str | None) -> tuple[str, str] | None:
     if not region:
         return None
-    from urllib.parse import quote
-
     return "Open the alarm in the console", (
         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(name, safe='')}"
     )
