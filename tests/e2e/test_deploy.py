@@ -83,7 +83,8 @@ def test_a_target_that_never_turns_healthy_times_out(world: World, capsys: pytes
     world.engine.fleet.never_healthy(world.instances[0])
     _, report = world.engine.push_image(REPO, "v3")
     assert [e.status for e in report.executions] == ["FAILED"]
-    assert "did not become healthy in the target group within 2s" in history(capsys)[0]["reason"]
+    # The configured 2 s is raised to what the target group needs: 5 checks x 30 s, plus 2 checks.
+    assert "did not become healthy in the target group within 210s" in history(capsys)[0]["reason"]
     assert world.images()[world.instances[1]] == world.image(v2)
 
 
@@ -134,3 +135,19 @@ def test_the_same_push_twice_starts_one_execution(world: World) -> None:
     again = world.engine.push_image(REPO, "v2", digest=digest)[1]
     assert again.executions == []
     assert len(world.engine.executions()) == 1
+
+
+def test_deadlines_follow_the_target_group_on_the_virtual_clock(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The world's group has AWS's defaults (300 s draining, 150 s to healthy) and the configuration
+    says 0 s / 2 s: a real ALB would fail such a deploy, so the plan uses the group's own timing,
+    and the engine's clock shows the time a batch really takes (no real sleeping)."""
+    started = world.engine.clock.now
+    wall = time.monotonic()
+    _, report = world.engine.push_image(REPO, "v2")
+    assert [e.status for e in report.executions] == ["SUCCEEDED"]
+    assert (world.engine.clock.now - started).total_seconds() >= 4 * (300 + 150)  # 4 batches of one
+    assert time.monotonic() - wall < 60
+    started_event = next(r for r in report.slack if "started" in json.dumps(r.body))
+    assert "shorter than the target group needs" in json.dumps(started_event.body)

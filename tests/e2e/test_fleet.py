@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from typing import Any
 
 import boto3
@@ -97,10 +99,19 @@ def test_deregistering_drains_then_registering_starts_initial(
         described = elbv2.describe_target_health(TargetGroupArn=target_group, Targets=[{"Id": ids[0]}])
         return str(described["TargetHealthDescriptions"][0]["TargetHealth"]["State"])
 
-    assert [state(), state()] == ["draining", "unused"]
+    # AWS's defaults, on the engine's clock: draining for the 300 s deregistration delay, then
+    # healthy only after 5 checks 30 s apart.
+    assert state() == "draining"
+    engine.clock.advance(timedelta(seconds=299))
+    assert state() == "draining"
+    engine.clock.advance(timedelta(seconds=1))
+    assert state() == "unused"
     assert engine.fleet.min_healthy_seen(target_group) == 3
     elbv2.register_targets(TargetGroupArn=target_group, Targets=[{"Id": ids[0]}])
-    assert [state(), state()] == ["initial", "healthy"]
+    engine.clock.advance(timedelta(seconds=149))
+    assert state() == "initial"
+    engine.clock.advance(timedelta(seconds=1))
+    assert state() == "healthy"
 
 
 def test_throttling_is_absorbed_by_the_adaptive_retries_of_our_clients(

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy.events import deploy_event
@@ -164,4 +164,4 @@ def _people(users: list[str]) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return clock.now().strftime("%Y-%m-%d %H:%M:%S UTC")

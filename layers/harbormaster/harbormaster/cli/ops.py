@@ -6,9 +6,9 @@ import getpass
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy import DeployRequest, execution_name
@@ -81,10 +81,10 @@ def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, ima
         image=ImageRef(repository=env.repository, tag=tag, digest=digest),
         trigger="manual",
         actor=operator_name(),
-        requested_at=datetime.now(UTC),
+        requested_at=clock.now(),
         force=force,
     )
-    name = f"{execution_name(environment, digest)[:50]}-m{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+    name = f"{execution_name(environment, digest)[:50]}-m{clock.now():%Y%m%d%H%M%S%f}"
     response = client("stepfunctions").start_execution(
         stateMachineArn=stack.state_machine_arn,
         name=name,

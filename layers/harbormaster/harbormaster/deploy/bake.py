@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy.exceptions import DeployError
 
@@ -17,7 +18,7 @@ def bake_check(
     guard_alarms: list[str], bake_seconds: int, poll_seconds: int, state: dict[str, Any], now: datetime | None = None
 ) -> dict[str, Any]:
     """One look at the guard alarms. Returns {done, until, wait_seconds}; raises on ALARM."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     until = datetime.fromisoformat(state["until"]) if state.get("until") else moment + timedelta(seconds=bake_seconds)
     if guard_alarms:
         described = client("cloudwatch").describe_alarms(AlarmNames=guard_alarms)

@@ -11,9 +11,10 @@ touched: a service scaled to zero by a schedule gets the new revision and stays 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.models import ServiceTask
@@ -68,7 +69,7 @@ def service_key(cluster: str, service: str) -> str:
 
 
 def step(task: ServiceTask, now: datetime | None = None) -> ServiceTask:
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     if task.phase == "start":
         return _start(task, moment)
     if task.phase == "rolling":

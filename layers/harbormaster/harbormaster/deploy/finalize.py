@@ -4,11 +4,12 @@ image that waited, whatever the outcome."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy.models import DeployPlan
 from harbormaster.deploy.publish import publish_image
@@ -155,4 +156,4 @@ def _release_and_next(environment: str, execution_arn: str, state_machine_arn: s
 def _seconds_since(started_at: str | None) -> int:
     if not started_at:
         return 0
-    return max(0, int((datetime.now(UTC) - datetime.fromisoformat(started_at)).total_seconds()))
+    return max(0, int((clock.now() - datetime.fromisoformat(started_at)).total_seconds()))

@@ -9,10 +9,11 @@ Wait state sleeps, never the Lambda). Every phase has a deadline, so no instance
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
@@ -24,7 +25,7 @@ _GONE = {"shutting-down", "terminated", "stopping", "stopped", "gone"}
 
 
 def step(task: InstanceTask, now: datetime | None = None) -> InstanceTask:
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     handler = {
         "start": _start,
         "draining": _draining,
@@ -107,7 +108,7 @@ def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
     return task.model_copy(
         update={
             "phase": "registering",
-            "wait_seconds": task.poll_seconds,
+            "wait_seconds": max(task.healthy_after_seconds, task.poll_seconds),
             "deadline": now + timedelta(seconds=task.health_timeout_seconds),
         }
     )
@@ -165,7 +166,8 @@ def _past(task: InstanceTask, now: datetime) -> bool:
 
 
 def _wait(task: InstanceTask) -> InstanceTask:
-    return task.model_copy(update={"wait_seconds": task.poll_seconds})
+    """Look again later: never at once, or a zero poll would spin while the ALB's time stands still."""
+    return task.model_copy(update={"wait_seconds": max(task.poll_seconds, 1)})
 
 
 def _skip(task: InstanceTask, note: str) -> InstanceTask:

@@ -53,8 +53,9 @@ class InstanceTask(BaseModel):
     image_uri: str
     target_group_arn: str
     port: int
-    drain_seconds: int
+    drain_seconds: int = Field(description="the target group's deregistration delay (or more): the first look")
     poll_seconds: int
+    healthy_after_seconds: int = Field(default=0, description="interval x healthy threshold: the first look")
     health_timeout_seconds: int
     command_timeout_seconds: int
     container_name: str

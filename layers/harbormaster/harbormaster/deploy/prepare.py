@@ -4,14 +4,15 @@ and plan the batches."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.config import Environment, HarbormasterConfig
 from harbormaster.config.models import EcsTarget, Rollout
-from harbormaster.deploy import ecs, targets
+from harbormaster.deploy import alb_timing, ecs, targets
 from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEnvironment
 from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask, PreviousRelease, ServiceTask
 from harbormaster.deploy.plan import PlanError, plan_batches
@@ -26,7 +27,7 @@ def release_id_for(request: DeployRequest, now: datetime) -> str:
 def prepare(
     request: DeployRequest, config: HarbormasterConfig, execution_arn: str, now: datetime | None = None
 ) -> DeployPlan:
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     environment = config.environments.get(request.environment)
     if environment is None:
         raise UnknownEnvironment(f"environment {request.environment!r} is not in the configuration")
@@ -125,6 +126,8 @@ def _plan(
         raise DeployError("the environment has no running instances to deploy to")
     total = len(instance_ids)
     container = environment.container
+    timing = alb_timing.deadlines(alb_timing.read(group), rollout.drain_seconds, rollout.health_timeout_seconds)
+    plan = plan.model_copy(update={"warnings": [*plan.warnings, *timing.warnings]})
     batches: list[list[InstanceTask]] = [
         [
             InstanceTask(
@@ -134,9 +137,10 @@ def _plan(
                 image_uri=image_uri,
                 target_group_arn=group,
                 port=container.port,
-                drain_seconds=rollout.drain_seconds,
+                drain_seconds=timing.drain_seconds,
                 poll_seconds=rollout.poll_seconds,
-                health_timeout_seconds=rollout.health_timeout_seconds,
+                healthy_after_seconds=timing.healthy_after_seconds,
+                health_timeout_seconds=timing.health_timeout_seconds,
                 command_timeout_seconds=rollout.command_timeout_seconds,
                 container_name=container.name,
                 health_path=container.health_path,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -73,12 +75,40 @@ def _cron_firings(fields_text: str, zone: ZoneInfo, after: datetime, until: date
 
 
 class VirtualClock:
-    """Time as the engine's schedules see it; only `advance` moves it."""
+    """Time as the engine sees it: the wall clock (from `start`) plus every jump the engine made.
+
+    Step Functions Wait states and retry intervals jump it forward instead of sleeping, and so
+    does `advance` (the scheduler's nights). Jumps only ever move it forward: two parallel waits
+    that end at the same moment move it once.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = (start or datetime.now(UTC)).astimezone(UTC)
+        self._base = (start or datetime.now(UTC)).astimezone(UTC)
+        self._started = time.monotonic()
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    @property
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now()
+
+    def _now(self) -> datetime:
+        return self._base + timedelta(seconds=time.monotonic() - self._started) + self._offset
+
+    def read(self) -> datetime:
+        """`now`, as a callable (for `harbormaster.clock.use`)."""
+        return self.now
 
     def advance(self, delta: timedelta) -> tuple[datetime, datetime]:
-        before = self.now
-        self.now = before + delta
-        return before, self.now
+        with self._lock:
+            before = self._now()
+            self._offset += max(delta, timedelta(0))
+            return before, self._now()
+
+    def advance_to(self, moment: datetime) -> None:
+        """Jump to `moment` unless the clock is already past it."""
+        with self._lock:
+            ahead = moment - self._now()
+            if ahead > timedelta(0):
+                self._offset += ahead

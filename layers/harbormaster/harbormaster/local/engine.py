@@ -29,6 +29,7 @@ from harbormaster.approval.slack_request import RESPONSE_HOST_ENV
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
+from harbormaster.local import virtual_time
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
 from harbormaster.local.fleet import Fleet
@@ -129,6 +130,7 @@ class LocalEngine:
         self._saved_env: dict[str, str] | None = None
         self._patches: list[Any] = []
         self._real_stdout: Any = sys.stdout
+        self._schedules_fired_until = self.clock.now
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
         self.bus: EventBus
@@ -151,6 +153,8 @@ class LocalEngine:
         mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         mocker.start()
         self._patches.append(mocker)
+        self._patches.extend(virtual_time.install(self.clock))
+        self._schedules_fired_until = self.clock.now
         _forget_warm_state()
         try:
             self.stack = provision(self.template, REGION, self.parameters)
@@ -329,7 +333,9 @@ class LocalEngine:
     def advance(self, delta: timedelta) -> Report:
         """Move the virtual clock, firing every EventBridge Scheduler schedule that falls due."""
         scheduler = boto3.client("scheduler", region_name=REGION)
-        before, after = self.clock.advance(delta)
+        _, after = self.clock.advance(delta)
+        # Wait states move the clock too: fire what fell due since the last look, not since `advance`.
+        before, self._schedules_fired_until = self._schedules_fired_until, after
         due: list[tuple[datetime, ScheduleSpec]] = []
         for summary in scheduler.list_schedules()["Schedules"]:
             detail = scheduler.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))

@@ -19,6 +19,7 @@ import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from unittest import mock
 
@@ -26,6 +27,7 @@ import boto3
 import botocore.session
 from botocore import xform_name
 
+from harbormaster import clock
 from harbormaster.local.ecs_services import EcsServices
 
 REGION = "ap-northeast-2"
@@ -64,17 +66,16 @@ class Faults:
 class Fleet:
     """Create with a running engine (or any active `mock_aws`); `install()` hooks it into moto."""
 
-    def __init__(self, region: str = REGION, initial_polls: int = 1, drain_polls: int = 1) -> None:
+    def __init__(self, region: str = REGION) -> None:
         self.region = region
-        self.initial_polls = initial_polls
-        self.drain_polls = drain_polls
         self.faults = Faults()
         self.images: dict[str, str] = {}
         self.timeline: list[TimelinePoint] = []
         self.commands: list[tuple[str, str, str]] = []  # (instance, image, outcome)
         self._target_groups: dict[str, str] = {}  # arn → name
-        self._initial: Counter[tuple[str, str]] = Counter()
-        self._draining: Counter[tuple[str, str]] = Counter()
+        # When each target entered `initial` / `draining`, on the engine's clock.
+        self._registered_at: dict[tuple[str, str], datetime] = {}
+        self._deregistered_at: dict[tuple[str, str], datetime] = {}
         self._patches: list[Any] = []
         self._lock = threading.RLock()
         self._ec2: Any = boto3.client("ec2", region_name=region)
@@ -83,8 +84,16 @@ class Fleet:
 
     # ------------------------------------------------------------------ building the world
     def target_group(
-        self, name: str, port: int = 8080, health_path: str = "/health", environment: str | None = None
+        self,
+        name: str,
+        port: int = 8080,
+        health_path: str = "/health",
+        environment: str | None = None,
+        deregistration_delay: int = 300,
+        health_check_interval: int = 30,
+        healthy_threshold: int = 5,
     ) -> str:
+        """A target group with AWS's defaults unless told: 300 s draining, healthy after 5 checks 30 s apart."""
         vpc = self._ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
         tags = [{"Key": "harbormaster:environment", "Value": environment}] if environment else []
         arn: str = self._elbv2.create_target_group(
@@ -94,8 +103,14 @@ class Fleet:
             VpcId=vpc,
             TargetType="instance",
             HealthCheckPath=health_path,
+            HealthCheckIntervalSeconds=health_check_interval,
+            HealthyThresholdCount=healthy_threshold,
             **({"Tags": tags} if tags else {}),
         )["TargetGroups"][0]["TargetGroupArn"]
+        self._elbv2.modify_target_group_attributes(
+            TargetGroupArn=arn,
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(deregistration_delay)}],
+        )
         self._target_groups[arn] = name
         return arn
 
@@ -119,7 +134,7 @@ class Fleet:
             self._elbv2.register_targets(TargetGroupArn=target_group, Targets=[{"Id": i} for i in ids])
             with self._lock:
                 for instance_id in ids:  # already in service: no "initial" phase
-                    self._initial.pop((target_group, instance_id), None)
+                    self._registered_at.pop((target_group, instance_id), None)
             self._snapshot("launch")
         return ids
 
@@ -199,8 +214,8 @@ class Fleet:
             result = original_register(backend, target_group_arn, instances)
             with fleet._lock:
                 for target in instances:
-                    fleet._initial[(target_group_arn, target["Id"])] = fleet.initial_polls
-                    fleet._draining.pop((target_group_arn, target["Id"]), None)
+                    fleet._registered_at[(target_group_arn, target["Id"])] = clock.now()
+                    fleet._deregistered_at.pop((target_group_arn, target["Id"]), None)
             fleet._snapshot("register " + ",".join(t["Id"] for t in instances))
             return result
 
@@ -208,7 +223,8 @@ class Fleet:
             result = original_deregister(backend, target_group_arn, instances)
             with fleet._lock:
                 for target in instances:
-                    fleet._draining[(target_group_arn, target["Id"])] = fleet.drain_polls
+                    fleet._deregistered_at[(target_group_arn, target["Id"])] = clock.now()
+                    fleet._registered_at.pop((target_group_arn, target["Id"]), None)
             fleet._snapshot("deregister " + ",".join(t["Id"] for t in instances))
             return result
 
@@ -263,18 +279,21 @@ class Fleet:
 
     def _health(self, group: Any, target: dict[str, Any], status: Any, status_class: Any) -> Any:
         key = (group.arn, target["Id"])
+        now = clock.now()
         with self._lock:
             if target["Id"] in group.targets:
-                if self._initial[key] > 0:
-                    self._initial[key] -= 1
+                registered = self._registered_at.get(key)
+                healthy_after = int(group.health_check_interval_seconds) * int(group.healthy_threshold_count)
+                if registered is not None and now < registered + timedelta(seconds=healthy_after):
                     return _status(status_class, status, "initial", "Elb.RegistrationInProgress")
                 if self._instance_state(target["Id"]) != "running":
                     return status  # moto reports terminated targets itself
                 if self.is_healthy(target["Id"]):
                     return _status(status_class, status, "healthy", None)
                 return _status(status_class, status, "unhealthy", "Target.ResponseCodeMismatch")
-            if self._draining[key] > 0:
-                self._draining[key] -= 1
+            deregistered = self._deregistered_at.get(key)
+            delay = int(group.attributes.get("deregistration_delay.timeout_seconds", 300))
+            if deregistered is not None and now < deregistered + timedelta(seconds=delay):
                 return _status(status_class, status, "draining", "Target.DeregistrationInProgress")
         return status
 

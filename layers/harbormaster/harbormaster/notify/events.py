@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from harbormaster import clock
 
 Severity = Literal["info", "success", "warning", "critical"]
 Route = Literal["critical", "deployments", "monitoring"]
@@ -34,7 +36,7 @@ class HarbormasterEvent(BaseModel):
     type: str = Field(pattern=r"^[a-z]+\.[a-z_]+$")
     severity: Severity = "info"
     route: Route = "deployments"
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: datetime = Field(default_factory=clock.now)
     environment: str | None = None
     release_id: str | None = None
     image: ImageRef | None = None

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy.models import DeployRequest
@@ -68,7 +69,7 @@ def handle_alarm(
     if not environments:
         logger.info("ignored: the alarm guards no environment", extra={"alarm": alarm.detail.alarm_name})
         return []
-    return [_decide(env, alarm, config, state_machine_arn, now or datetime.now(UTC)) for env in environments]
+    return [_decide(env, alarm, config, state_machine_arn, now or clock.now()) for env in environments]
 
 
 def _decide(
@@ -131,7 +132,7 @@ def start_rollback(
         environment=environment,
         trigger="rollback",
         actor=actor,
-        requested_at=datetime.now(UTC),
+        requested_at=clock.now(),
         image=ImageRef(
             repository=str(target["repository"]),
             tag=target.get("tag"),
@@ -142,7 +143,7 @@ def start_rollback(
         task_definition_arn=target.get("task_definition_arn"),  # ECS: the same revision, not a rebuilt one
     )
     # Unique per attempt; the ledger's one-claim-per-release is what prevents a second automatic rollback.
-    name = f"{environment[:30]}-rollback-{bad_id}-{datetime.now(UTC):%H%M%S%f}"[:80]
+    name = f"{environment[:30]}-rollback-{bad_id}-{clock.now():%H%M%S%f}"[:80]
     return str(
         client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from harbormaster import clock
 from harbormaster.rollback.models import AlarmStateChange
 
 
@@ -15,4 +16,4 @@ def seconds_since_alarm(alarm: AlarmStateChange, now: datetime | None = None) ->
         changed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
     except ValueError:
         return None
-    return max(0.0, ((now or datetime.now(UTC)) - changed).total_seconds())
+    return max(0.0, ((now or clock.now()) - changed).total_seconds())

@@ -95,6 +95,8 @@ def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
         blocks.append(section(f"*Reason*\n{escape(event.reason)}"))
     if event.type == "approval.requested":
         blocks.append(fields(_approval_facts(event.details)))
+    if warnings := event.details.get("warnings"):
+        blocks.append(section("*Warnings*\n" + "\n".join(f":warning: {escape(str(w))}" for w in warnings)))
     if event.execution_arn:
         blocks.append(context(f"Execution `{escape(event.execution_arn.rsplit(':', 1)[-1])}`"))
     if buttons := _buttons(event):

@@ -6,11 +6,12 @@ ENV#<env> / APPROVAL#<release id>   status PENDING|APPROVED|REJECTED, the task t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from harbormaster import clock
 from harbormaster.state.store import conditional, items_table, plain
 
 
@@ -21,7 +22,7 @@ def _key(environment: str, release_id: str) -> dict[str, str]:
 def open_request(
     environment: str, release_id: str, task_token: str, needed: int, timeout_seconds: int, details: dict[str, Any]
 ) -> None:
-    expires = datetime.now(UTC) + timedelta(seconds=timeout_seconds) + timedelta(days=7)
+    expires = clock.now() + timedelta(seconds=timeout_seconds) + timedelta(days=7)
     items_table().put_item(
         Item={
             **_key(environment, release_id),
@@ -29,7 +30,7 @@ def open_request(
             "status": "PENDING",
             "task_token": task_token,
             "needed": needed,
-            "requested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "requested_at": clock.now().isoformat(timespec="seconds"),
             "expires_at": int(expires.timestamp()),
         }
     )
@@ -82,7 +83,7 @@ def decide(environment: str, release_id: str, status: str, by: str, reason: str 
             ExpressionAttributeValues={
                 ":status": status,
                 ":by": by,
-                ":at": datetime.now(UTC).isoformat(timespec="seconds"),
+                ":at": clock.now().isoformat(timespec="seconds"),
                 ":reason": reason,
                 ":pending": "PENDING",
             },

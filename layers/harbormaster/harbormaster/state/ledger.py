@@ -7,12 +7,12 @@ ENV#<env> / PENDING                the newest image waiting behind a running dep
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from harbormaster import clock
 from harbormaster.state.store import TABLE_ENV, conditional, items_table, plain
 
 __all__ = ["TABLE_ENV", "conditional"]  # re-exported for the lock and the CLI
@@ -23,7 +23,7 @@ def _pk(environment: str) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 def record_release(environment: str, release_id: str, fields: dict[str, Any]) -> None:

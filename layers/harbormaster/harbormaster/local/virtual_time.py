@@ -1,0 +1,39 @@
+"""Step Functions on the engine's virtual clock: Wait states and retry intervals jump the clock
+forward instead of sleeping, so a 300 s drain or a 150 s health check costs no real time, and
+the handlers (through `harbormaster.clock`) see the time AWS would show them."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+from harbormaster import clock
+from harbormaster.local.clock import VirtualClock
+
+
+def install(virtual: VirtualClock) -> list[Any]:
+    """Patch moto's interpreter and point `harbormaster.clock` at `virtual`; returns the patchers
+    (each has `stop()`)."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    def wait_interval(function: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0 and env.is_running():
+            virtual.advance_to(virtual.now + timedelta(seconds=wait_seconds))
+        time.sleep(0)  # let the other branches of a Map or Parallel run
+
+    def retry_sleep(seconds: float) -> None:
+        virtual.advance_to(virtual.now + timedelta(seconds=seconds))
+
+    patchers: list[Any] = [
+        mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
+        mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=retry_sleep)),
+    ]
+    for patcher in patchers:
+        patcher.start()
+    clock.use(virtual.read)
+    patchers.append(SimpleNamespace(stop=clock.reset))
+    return patchers
