@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +29,11 @@ os.environ.update(
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+def documented_push() -> dict[str, Any]:
+    """The AWS documentation's ECR push event, its digest (shortened to 60 hex digits in the
+    documentation) made as long as a real one; nothing else changed."""
+    event = json.loads((SAMPLES / "aws" / "ecr-image-action-push-success.json").read_text())
+    event["detail"]["image-digest"] = event["detail"]["image-digest"].ljust(len("sha256:") + 64, "0")
+    return dict(event)

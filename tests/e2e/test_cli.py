@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from harbormaster.cli.main import main
-from tests.conftest import EVENTS, SAMPLES
+from tests.conftest import EVENTS, SAMPLES, documented_push
 
 pytestmark = pytest.mark.e2e
 
 
-def test_send_event_runs_the_first_path(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["local", "send-event", str(SAMPLES / "aws" / "ecr-image-action-push-success.json")]) == 0
+def test_send_event_runs_the_first_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps(documented_push()))
+    assert main(["local", "send-event", str(event)]) == 0
     out = capsys.readouterr().out
     assert "λ RouterFunction" in out
     assert "sample-7f5b2640fe6fb4f4: SUCCEEDED" in out

@@ -9,14 +9,20 @@ import boto3
 import pytest
 
 from harbormaster.local import EventError, LocalEngine
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, documented_push
 
 pytestmark = pytest.mark.e2e
 SAMPLE_PUSH = SAMPLES / "aws" / "ecr-image-action-push-success.json"
 
 
-def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine) -> None:
+def test_the_documented_push_event_with_its_shortened_digest_is_refused(engine: LocalEngine) -> None:
     report = engine.send_event(json.loads(SAMPLE_PUSH.read_text()))
+    assert report.executions == []
+    assert "image-digest" in engine.logs.text() and report.invocations[0].response["rejected"]
+
+
+def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine) -> None:
+    report = engine.send_event(documented_push())
 
     assert [d.target_arn.split(":")[-1] for d in report.bus.deliveries] == [engine.stack.physical_ids["RouterFunction"]]
     assert not [i for i in report.invocations if i.failed]
@@ -38,7 +44,7 @@ def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine
 
 
 def test_the_same_event_twice_starts_one_execution(engine: LocalEngine) -> None:
-    event = json.loads(SAMPLE_PUSH.read_text())
+    event = documented_push()
     engine.send_event(event)
     again = engine.send_event(event)
 

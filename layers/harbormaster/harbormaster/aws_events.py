@@ -11,7 +11,9 @@ class EcrImageActionDetail(BaseModel):
 
     result: str
     repository_name: str = Field(alias="repository-name")
-    image_digest: str = Field(alias="image-digest", pattern=r"^sha256:[0-9a-f]{4,64}$")
+    # A real ECR digest: 64 hex digits (the SSM document refuses anything else). The AWS
+    # documentation's sample event shortens it to 60; tests lengthen it (tests/conftest.py).
+    image_digest: str = Field(alias="image-digest", pattern=r"^sha256:[0-9a-f]{64}$")
     action_type: str = Field(alias="action-type")
     image_tag: str | None = Field(default=None, alias="image-tag")
 

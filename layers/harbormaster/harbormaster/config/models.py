@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harbormaster.config import document
 from harbormaster.config.types import BatchSize, Duration, Percent, TagGlob
 
 _ARN_TARGET_GROUP = r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[\w-]{1,32}/[0-9a-f]+$"
@@ -58,11 +59,36 @@ Target = Annotated[Ec2Target | EcsTarget, Field(discriminator="type")]
 
 
 class Container(_Model):
-    name: str = Field(default="app", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+    """The container the deploy document runs. Values are checked against the document's own
+    `allowedPattern`s, so nothing that validates here is refused by SSM later."""
+
+    name: str = "app"
     port: int = Field(default=8080, ge=1, le=65535)
-    health_path: str = Field(default="/health", pattern=r"^/")
-    env_parameters_path: str | None = Field(default=None, pattern=r"^/(.*/)?$")
+    health_path: str = "/health"
+    env_parameters_path: str | None = None
     log_group: str | None = None
+    # How many of the container's last log lines a failed deploy quotes in Slack (secrets redacted).
+    log_lines_in_alerts: int = Field(default=5, ge=0, le=50)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return document.check(value, document.CONTAINER_NAME)
+
+    @field_validator("health_path")
+    @classmethod
+    def _health_path(cls, value: str) -> str:
+        return document.check(value, document.HEALTH_PATH)
+
+    @field_validator("env_parameters_path")
+    @classmethod
+    def _env_parameters_path(cls, value: str | None) -> str | None:
+        return None if value is None else document.check(value, document.ENV_PARAMETERS_PATH)
+
+    @field_validator("log_group")
+    @classmethod
+    def _log_group(cls, value: str | None) -> str | None:
+        return None if value is None else document.check(value, document.LOG_GROUP)
 
 
 class Rollout(_Model):

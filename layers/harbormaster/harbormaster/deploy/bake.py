@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harbormaster import clock
-from harbormaster.clients import client
 from harbormaster.deploy.exceptions import DeployError
+from harbormaster.deploy.guard_alarms import in_alarm
 
 
 class GuardAlarmDuringBake(DeployError):
@@ -20,13 +20,9 @@ def bake_check(
     """One look at the guard alarms. Returns {done, until, wait_seconds}; raises on ALARM."""
     moment = now or clock.now()
     until = datetime.fromisoformat(state["until"]) if state.get("until") else moment + timedelta(seconds=bake_seconds)
-    if guard_alarms:
-        described = client("cloudwatch").describe_alarms(AlarmNames=guard_alarms)
-        for alarm in described.get("MetricAlarms", []) + described.get("CompositeAlarms", []):
-            if alarm["StateValue"] == "ALARM":
-                raise GuardAlarmDuringBake(
-                    f"{alarm['AlarmName']} went to ALARM while baking: {alarm.get('StateReason', '')}"
-                )
+    if firing := in_alarm(guard_alarms):
+        name, reason = next(iter(firing.items()))
+        raise GuardAlarmDuringBake(f"{name} went to ALARM while baking: {reason}")
     done = moment >= until
     remaining = max(0, int((until - moment).total_seconds()))
     return {"done": done, "until": until.isoformat(), "wait_seconds": min(max(poll_seconds, 1), remaining)}

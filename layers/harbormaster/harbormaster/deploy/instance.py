@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from harbormaster import clock
 from harbormaster.clients import client
+from harbormaster.deploy import redact
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
 from harbormaster.state import ledger
@@ -64,13 +65,18 @@ def _draining(task: InstanceTask, now: datetime) -> InstanceTask:
         if _past(task, now):
             return _fail(task, f"{task.instance_id} was still draining after {task.drain_seconds}s and a grace period")
         return _wait(task)
-    command_id = client("ssm").send_command(
-        DocumentName=os.environ[DOCUMENT_ENV],
-        InstanceIds=[task.instance_id],
-        TimeoutSeconds=task.command_timeout_seconds,
-        Comment=f"harbormaster {task.environment} {task.release_id}"[:100],
-        Parameters=_document_parameters(task),
-    )["Command"]["CommandId"]
+    try:
+        command_id = client("ssm").send_command(
+            DocumentName=os.environ[DOCUMENT_ENV],
+            InstanceIds=[task.instance_id],
+            Comment=f"harbormaster {task.environment} {task.release_id}"[:100],
+            Parameters=_document_parameters(task),
+        )["Command"]["CommandId"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "InvalidInstanceId":
+            raise
+        # SSM refuses stopping, stopped and terminated instances: not a failed deploy.
+        return _skip(task, f"SSM cannot reach the instance ({instance_state(task.instance_id)}): nothing deployed")
     return task.model_copy(
         update={
             "phase": "commanding",
@@ -98,8 +104,8 @@ def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
     if status != "Success":
         if instance_state(task.instance_id) in _GONE:
             return _skip(task, "instance went away during the deploy command")
-        output = (invocation.get("StandardErrorContent") or invocation.get("StandardOutputContent") or "").strip()
-        tail = "\n".join(output.splitlines()[-10:])
+        output = invocation.get("StandardErrorContent") or invocation.get("StandardOutputContent") or ""
+        tail = redact.last_lines(output, task.log_lines_in_alerts)
         code = invocation.get("ResponseCode")
         return _fail(task, f"the deploy command on {task.instance_id} ended {status} (exit {code}): {tail}")
     if stopped := _release_stopped(task):
@@ -153,6 +159,7 @@ def _document_parameters(task: InstanceTask) -> dict[str, list[str]]:
         "HealthTimeoutSeconds": [str(task.health_timeout_seconds)],
         "EnvParametersPath": [task.env_parameters_path or ""],
         "LogGroup": [task.log_group or f"/harbormaster/{task.environment}"],
+        "ExecutionTimeout": [str(task.command_timeout_seconds)],
     }
     return parameters
 

@@ -62,6 +62,7 @@ class InstanceTask(BaseModel):
     health_path: str
     env_parameters_path: str | None = None
     log_group: str | None = None
+    log_lines_in_alerts: int = 5
     batch: int = 0
     phase: InstancePhase = "start"
     wait_seconds: int = 0

@@ -6,6 +6,7 @@ from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
 from harbormaster.config.models import Environment
+from harbormaster.deploy import guard_alarms
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.notify.events import ImageRef
 
@@ -38,14 +39,7 @@ def check_alarms(environment: Environment) -> list[str]:
     """Guard alarms already in ALARM: block, warn or ignore, per `preflight_alarms`."""
     if not environment.guard_alarms or environment.preflight_alarms == "ignore":
         return []
-    firing: list[str] = []
-    paginator = client("cloudwatch").get_paginator("describe_alarms")
-    for page in paginator.paginate(AlarmNames=environment.guard_alarms, AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
-        firing.extend(
-            a["AlarmName"]
-            for a in page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
-            if a["StateValue"] == "ALARM"
-        )
+    firing = list(guard_alarms.in_alarm(environment.guard_alarms))
     if not firing:
         return []
     message = f"guard alarm(s) already in ALARM: {', '.join(sorted(firing))}"

@@ -146,6 +146,7 @@ def _plan(
                 health_path=container.health_path,
                 env_parameters_path=container.env_parameters_path,
                 log_group=container.log_group,
+                log_lines_in_alerts=container.log_lines_in_alerts,
                 batch=index,
             )
             for instance_id in batch

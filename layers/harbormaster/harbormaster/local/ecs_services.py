@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 from uuid import uuid4
 
 import boto3
+
+from harbormaster import clock
 
 if TYPE_CHECKING:
     from harbormaster.local.fleet import Faults
@@ -128,7 +130,7 @@ class EcsServices:
         ]
 
     def _start(self, service: Any, key: str, previous: str | None, rollback: bool) -> None:
-        now = datetime.now(UTC)
+        now = clock.now()
         deployment = {
             "id": f"ecs-svc/{uuid4().int % 10**19}",
             "status": "PRIMARY",
@@ -160,7 +162,7 @@ class EcsServices:
             del self._rolling[key]
             service = backend.services[key]
             deployment = rolling.deployment
-            now = datetime.now(UTC)
+            now = clock.now()
             if service.desired_count > 0 and self._uses(backend, deployment["taskDefinition"], self.faults.bad_images):
                 deployment.update(
                     rolloutState="FAILED",

@@ -25,11 +25,12 @@ from unittest import mock
 
 import boto3
 
+from harbormaster import clock
 from harbormaster.approval.slack_request import RESPONSE_HOST_ENV
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
-from harbormaster.local import virtual_time
+from harbormaster.local import cloudwatch_rules, ssm_rules, topic_keys, virtual_time
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
 from harbormaster.local.fleet import Fleet
@@ -154,6 +155,9 @@ class LocalEngine:
         mocker.start()
         self._patches.append(mocker)
         self._patches.extend(virtual_time.install(self.clock))
+        for patcher in [*ssm_rules.patches(), *cloudwatch_rules.patches()]:  # where AWS refuses what moto accepts
+            patcher.start()
+            self._patches.append(patcher)
         self._schedules_fired_until = self.clock.now
         _forget_warm_state()
         try:
@@ -233,7 +237,7 @@ class LocalEngine:
         [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
         previous = alarm["StateValue"]
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
-        now = datetime.now(UTC)
+        now = clock.now()
         message = {
             "AlarmName": name,
             "AlarmDescription": alarm.get("AlarmDescription"),
@@ -261,6 +265,9 @@ class LocalEngine:
         actions = alarm.get("AlarmActions", []) if state == "ALARM" else alarm.get("OKActions", [])
         with self._recording() as report:
             for topic in (a for a in actions if a.startswith("arn:aws:sns:")):
+                if problem := topic_keys.publish_problem(topic, "cloudwatch.amazonaws.com", REGION):
+                    self.logs.write(f"CloudWatch could not run the alarm action of {name}: {problem}\n")
+                    continue
                 subject = f'{state}: "{name}" in {REGION}'[:100]
                 boto3.client("sns", region_name=REGION).publish(
                     TopicArn=topic, Subject=subject, Message=json.dumps(message)

@@ -11,12 +11,13 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from jsonpath_ng import parse as jsonpath
 
+from harbormaster import clock
+from harbormaster.local import topic_keys
 from harbormaster.local.runtime import Invocation, LambdaRuntime
 
 ASYNC_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries.
@@ -58,7 +59,7 @@ def normalise(event: Any, account: str, region: str) -> dict[str, Any]:
     full = {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "account": account,
         "region": region,
         "resources": [],
@@ -111,7 +112,10 @@ class EventBus:
                 QueueUrl=queue_url, MessageBody=json.dumps(payload)
             )
         elif service == "sns":
-            boto3.client("sns", region_name=self.region).publish(TopicArn=arn, Message=json.dumps(payload))
+            if problem := topic_keys.publish_problem(arn, "events.amazonaws.com", self.region):
+                delivery.result = f"failed: {problem}"
+            else:
+                boto3.client("sns", region_name=self.region).publish(TopicArn=arn, Message=json.dumps(payload))
         else:
             delivery.result = f"not delivered: the local engine has no {service} targets"
         return delivery

@@ -28,6 +28,7 @@ import botocore.session
 from botocore import xform_name
 
 from harbormaster import clock
+from harbormaster.local import ssm_rules
 from harbormaster.local.ecs_services import EcsServices
 
 REGION = "ap-northeast-2"
@@ -197,6 +198,7 @@ class Fleet:
         def send_command(backend: Any, *args: Any, **kwargs: Any) -> Any:
             requested = signature.bind(backend, *args, **kwargs).arguments
             wanted = list(requested.get("instance_ids") or [])  # moto extends this very list in place
+            ssm_rules.check_send_command(backend, requested.get("document_name"), wanted, requested.get("parameters"))
             command = original_send(backend, *args, **kwargs)
             if not requested.get("targets"):
                 # moto treats "no Targets" as a filter matching every instance; AWS runs on InstanceIds only.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
@@ -102,42 +103,55 @@ def translate(template_path: Path, region: str) -> tuple[dict[str, Any], dict[st
     return cfn, code
 
 
-def provision(template_path: Path, region: str, parameters: dict[str, str] | None = None) -> ProvisionedStack:
+def provision(
+    template_path: Path, region: str, parameters: dict[str, str] | None = None, stack_name: str = STACK_NAME
+) -> ProvisionedStack:
     """Create the whole stack in moto (must run inside an active `mock_aws`)."""
     cfn_template, code = translate(template_path, region)
     with _quiet_about_skipped_types():
-        stack = _provision(cfn_template, code, region, parameters)
+        stack = _provision(cfn_template, code, region, parameters, stack_name)
     stack.template_path = template_path
     return stack
 
 
 def _provision(
-    cfn_template: dict[str, Any], code: dict[str, tuple[Path, str]], region: str, parameters: dict[str, str] | None
+    cfn_template: dict[str, Any],
+    code: dict[str, tuple[Path, str]],
+    region: str,
+    parameters: dict[str, str] | None,
+    stack_name: str,
 ) -> ProvisionedStack:
     from moto.cloudformation.models import cloudformation_backends
     from moto.cloudformation.parsing import clean_json
 
     _upload_placeholder_code(cfn_template, region)
     cloudformation = boto3.client("cloudformation", region_name=region)
-    stack_id = cloudformation.create_stack(
-        StackName=STACK_NAME,
-        TemplateBody=json.dumps(cfn_template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )["StackId"]
+    try:
+        stack_id = cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(cfn_template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )["StackId"]
+    except ClientError as exc:  # on AWS: CREATE_FAILED, then the stack rolls back
+        raise TemplateError(f"the stack would not deploy: {exc.response['Error']['Message']}") from exc
     account = stack_id.split(":")[4]
     moto_stack = cloudformation_backends[account][region].stacks[stack_id]
     resources = moto_stack.resource_map
     stack = ProvisionedStack(template_path=Path(), cfn_template=cfn_template)
 
-    for summary in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
+    for summary in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]:
         if summary.get("LogicalResourceId") and summary.get("PhysicalResourceId"):
             stack.physical_ids[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
     for logical_id, resource in cfn_template["Resources"].items():
         kind = resource["Type"]
         if kind in _EXTRA_TYPES:
             props = clean_json(resource.get("Properties", {}), resources)
-            stack.physical_ids[logical_id] = _EXTRA_TYPES[kind](props, region)
+            try:
+                stack.physical_ids[logical_id] = _EXTRA_TYPES[kind](props, region)
+            except ClientError as exc:
+                message = exc.response["Error"]["Message"]
+                raise TemplateError(f"the stack would not deploy: {logical_id} ({kind}): {message}") from exc
         elif kind == "AWS::StepFunctions::StateMachine":
             stack.state_machines[logical_id] = _state_machine(resources[logical_id], resource, resources, region)
             stack.physical_ids[logical_id] = stack.state_machines[logical_id]

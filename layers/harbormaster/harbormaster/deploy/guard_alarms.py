@@ -1,0 +1,36 @@
+"""The guard alarms' states, metric and composite alike.
+
+DescribeAlarms returns metric alarms only unless `AlarmTypes` asks for composites too, and it
+takes names, not ARNs: guard alarms configured by ARN are reduced to their names first.
+"""
+
+from __future__ import annotations
+
+from harbormaster.clients import client
+
+
+def alarm_name(name_or_arn: str) -> str:
+    """`arn:aws:cloudwatch:region:account:alarm:NAME` → `NAME`; a name stays as it is.
+
+    >>> alarm_name("arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:api-5xx")
+    'api-5xx'
+    """
+    if name_or_arn.startswith("arn:") and ":alarm:" in name_or_arn:
+        return name_or_arn.split(":alarm:", 1)[1]
+    return name_or_arn
+
+
+def in_alarm(guard_alarms: list[str]) -> dict[str, str]:
+    """The guard alarms now in ALARM: name → state reason."""
+    if not guard_alarms:
+        return {}
+    names = sorted({alarm_name(alarm) for alarm in guard_alarms})
+    firing: dict[str, str] = {}
+    paginator = client("cloudwatch").get_paginator("describe_alarms")
+    for start in range(0, len(names), 100):  # AlarmNames takes up to 100 names
+        pages = paginator.paginate(AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        for page in pages:
+            for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
+                if alarm["StateValue"] == "ALARM":
+                    firing[alarm["AlarmName"]] = alarm.get("StateReason", "")
+    return firing

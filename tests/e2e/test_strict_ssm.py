@@ -1,0 +1,105 @@
+"""SSM as strict as AWS in the engine: the deploy document's content, SendCommand's parameters
+against their allowedPattern, and instances that are not running."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from harbormaster.deploy.instance import step
+from harbormaster.deploy.models import InstanceTask
+from harbormaster.local import LocalEngine
+from harbormaster.local.stack import TemplateError
+
+pytestmark = pytest.mark.e2e
+DIGEST = "sha256:" + "a" * 64
+
+
+def _document(engine: LocalEngine) -> str:
+    return engine.stack.outputs["DeployDocumentName"]
+
+
+def _send(engine: LocalEngine, instance: str, **parameters: str) -> None:
+    values = {"ImageUri": f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{DIGEST}", **parameters}
+    boto3.client("ssm").send_command(
+        DocumentName=_document(engine), InstanceIds=[instance], Parameters={k: [v] for k, v in values.items()}
+    )
+
+
+def test_a_run_command_line_that_yaml_reads_as_a_map_is_refused(project_copy: Path) -> None:
+    """`- echo healthy: yes` is a YAML map, not a line: SSM refuses the document (and so the stack)."""
+    template = project_copy / "template.yaml"
+    block = "              runCommand:\n                - |\n"
+    template.write_text(
+        template.read_text().replace(block, block.replace("- |", "- echo healthy: yes\n                - |"), 1)
+    )
+    with pytest.raises(TemplateError, match=r"runCommand\[0\] is a \w+, not a string"):
+        LocalEngine(template=template, config=project_copy / "harbormaster.yaml").start()
+
+
+def test_a_default_that_breaks_its_own_pattern_is_refused(project_copy: Path) -> None:
+    template = project_copy / "template.yaml"
+    template.write_text(
+        template.read_text().replace(
+            'default: "600", allowedPattern: "^[0-9]{2,5}$"', 'default: "6", allowedPattern: "^[0-9]{2,5}$"'
+        )
+    )
+    with pytest.raises(TemplateError, match="ExecutionTimeout: default '6' does not match"):
+        LocalEngine(template=template, config=project_copy / "harbormaster.yaml").start()
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("HealthPath", "/health?full=1"),
+        ("EnvParametersPath", "/"),
+        ("LogGroup", "/app#prod"),
+        ("ContainerPort", "80; reboot"),
+        ("Unknown", "x"),
+    ],
+)
+def test_send_command_checks_every_parameter_against_the_document(
+    engine: LocalEngine, parameter: str, value: str
+) -> None:
+    [instance] = engine.fleet.launch(1, "v1", tags={"harbormaster:environment": "api-dev"})
+    with pytest.raises(ClientError, match="InvalidParameters"):
+        _send(engine, instance, **{parameter: value})
+    assert engine.fleet.images[instance] == "v1"
+
+
+def test_send_command_to_an_instance_that_is_not_running_is_invalid(engine: LocalEngine) -> None:
+    [instance] = engine.fleet.launch(1, "v1", tags={"harbormaster:environment": "api-dev"})
+    boto3.client("ec2").stop_instances(InstanceIds=[instance])
+    with pytest.raises(ClientError, match="InvalidInstanceId"):
+        _send(engine, instance)
+
+
+def test_the_instance_step_skips_an_instance_ssm_cannot_reach(engine: LocalEngine) -> None:
+    group = engine.fleet.target_group("strict-tg", environment="api-dev", deregistration_delay=0)
+    [instance] = engine.fleet.launch(1, "v1", tags={"harbormaster:environment": "api-dev"}, target_group=group)
+    boto3.client("elbv2").deregister_targets(TargetGroupArn=group, Targets=[{"Id": instance}])
+    boto3.client("ec2").stop_instances(InstanceIds=[instance])
+    os.environ["DEPLOY_DOCUMENT_NAME"] = _document(engine)
+    task = InstanceTask(
+        environment="api-dev",
+        release_id="r1",
+        instance_id=instance,
+        image_uri=f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{DIGEST}",
+        target_group_arn=group,
+        port=8080,
+        drain_seconds=0,
+        poll_seconds=0,
+        health_timeout_seconds=30,
+        command_timeout_seconds=60,
+        container_name="app",
+        health_path="/health",
+        phase="draining",
+        record_touch=False,
+    )
+    after = step(task)
+    assert after.phase == "skipped"
+    assert "SSM cannot reach the instance (stopped" in str(after.note)
