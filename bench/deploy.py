@@ -78,15 +78,16 @@ def main() -> None:
     print("defaults (deregistration delay 300 s, healthy after 5 checks 30 s apart) and the quickest one")
     print("(no delay, 2 checks 5 s apart). Waits run on the engine's virtual clock ('deploy' column).\n")
     print(
-        f"{'target group':<28}{'fleet':>6}{'batches':>8}{'transitions':>12}{'/instance':>10}{'λ calls':>9}{'/instance':>10}"
-        f"{'API calls':>10}{'/instance':>10}{'s/batch':>9}{'deploy':>9}{'cost $':>10}"
+        f"{'target group':<28}{'fleet':>6}{'batches':>8}{'transitions':>12}{'/instance':>10}"
+        f"{'λ calls':>9}{'/instance':>10}{'API calls':>10}{'/instance':>10}{'s/batch':>9}{'deploy':>9}{'cost $':>10}"
     )
     for r in results:
         n = r["size"]
         print(
             f"{r['alb']:<28}{n:>6}{r['batches']:>8}{r['transitions']:>12}{r['transitions'] / n:>10.1f}"
             f"{r['invocations']:>9}{r['invocations'] / n:>10.1f}{r['api_calls']:>10}{r['api_calls'] / n:>10.1f}"
-            f"{r['wall'] / r['batches']:>9.2f}{r['virtual'] / 60:>8.1f}m{r['transitions'] * PRICE_PER_TRANSITION:>10.5f}"
+            f"{r['wall'] / r['batches']:>9.2f}{r['virtual'] / 60:>8.1f}m"
+            f"{r['transitions'] * PRICE_PER_TRANSITION:>10.5f}"
         )
     biggest = results[len(sizes) - 1]
     print(f"\nAPI calls by operation made by the handlers, fleet of {biggest['size']} (realistic ALB):")
