@@ -3,6 +3,7 @@
 - PutMetricAlarm (and CloudFormation alarms): `SEARCH()` is refused in alarms (it is for
   dashboards), a Metrics Insights query (`SELECT ...`) needs its `Period`, and exactly one query
   returns data.
+- PutCompositeAlarm exists (moto lacks the action).
 - DescribeAlarms without `AlarmTypes` returns metric alarms only: composite alarms come back only
   when asked for (`AlarmTypes=["CompositeAlarm", ...]`).
 """
@@ -52,7 +53,14 @@ def patches() -> list[Any]:
                 result.result[key] = []
         return result
 
+    def put_composite_alarm(response: Any) -> Any:
+        # moto has no PutCompositeAlarm action, but its PutMetricAlarm keeps an AlarmRule.
+        if not response._get_param("AlarmRule"):
+            raise ValidationError("AlarmRule is required for a composite alarm")
+        return original_put(response)
+
     return [
         mock.patch.object(CloudWatchResponse, "put_metric_alarm", put_metric_alarm),
+        mock.patch.object(CloudWatchResponse, "put_composite_alarm", put_composite_alarm, create=True),
         mock.patch.object(CloudWatchResponse, "describe_alarms", describe_alarms),
     ]

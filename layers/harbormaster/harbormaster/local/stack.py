@@ -204,7 +204,8 @@ def _upload_placeholder_code(cfn_template: dict[str, Any], region: str) -> None:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README", "Harbormaster's local engine runs this code from the working tree.")
     s3: Any = boto3.client("s3", region_name=region)
-    s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):  # a second stack in the same account
+        s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
     for logical_id in cfn_template["Resources"]:
         s3.put_object(Bucket=CODE_BUCKET, Key=f"{logical_id}.zip", Body=buffer.getvalue())
 

@@ -1,0 +1,142 @@
+"""What AWS would refuse or do differently, made to fail in the engine: each test here fails on
+a template or code that a real account would reject."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from harbormaster.local import LocalEngine
+from harbormaster.local.stack import TemplateError, provision
+from tests.e2e.deploy_world import REPO, World, put_guard_alarm, start_world
+from tests.e2e.deploy_world import config as world_config
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+SEARCH_ALARM = "SUM(SEARCH('{AWS/Lambda,FunctionName} MetricName=\"Errors\"', 'Sum', 300))"
+
+
+def _errors_alarm(engine: LocalEngine) -> dict[str, object]:
+    return boto3.client("cloudwatch").describe_alarms(AlarmNames=["harbormaster-lambda-errors"])["MetricAlarms"][0]
+
+
+def test_a_search_expression_in_an_alarm_is_refused(engine: LocalEngine) -> None:
+    with pytest.raises(ClientError, match="SEARCH is not supported on Metric Alarms"):
+        boto3.client("cloudwatch").put_metric_alarm(
+            AlarmName="errors",
+            Metrics=[{"Id": "e", "Expression": SEARCH_ALARM, "ReturnData": True}],
+            EvaluationPeriods=1,
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+
+def test_a_metrics_insights_query_without_a_period_is_refused(engine: LocalEngine) -> None:
+    with pytest.raises(ClientError, match="Period must be specified"):
+        boto3.client("cloudwatch").put_metric_alarm(
+            AlarmName="errors",
+            Metrics=[{"Id": "e", "Expression": 'SELECT SUM(Errors) FROM SCHEMA("AWS/Lambda", FunctionName)'}],
+            EvaluationPeriods=1,
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+
+
+def test_a_template_with_a_search_alarm_would_not_deploy(project_copy: Path) -> None:
+    template = project_copy / "template.yaml"
+    text = template.read_text()
+    start = text.index('          Expression: !Sub "SELECT SUM(Errors)')
+    end = text.index("\n", start)
+    template.write_text(text[:start] + f"          Expression: {json.dumps(SEARCH_ALARM)}" + text[end:])
+    with pytest.raises(TemplateError, match=r"LambdaErrorsAlarm.*SEARCH is not supported"):
+        LocalEngine(template=template, config=project_copy / "harbormaster.yaml").start()
+
+
+def test_the_errors_alarm_covers_every_function_of_the_stack(engine: LocalEngine) -> None:
+    [query] = _errors_alarm(engine)["Metrics"]  # type: ignore[index]
+    assert query["Period"] == 300
+    for function in engine.stack.functions.values():
+        assert f"FunctionName = '{function.name}'" in query["Expression"]
+
+
+def test_describe_alarms_returns_composite_alarms_only_when_asked(engine: LocalEngine) -> None:
+    put_guard_alarm("metric-one")
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_composite_alarm(AlarmName="composite-one", AlarmRule='ALARM("metric-one")')
+    by_default = cloudwatch.describe_alarms(AlarmNames=["metric-one", "composite-one"])
+    assert [a["AlarmName"] for a in by_default["MetricAlarms"]] == ["metric-one"]
+    assert by_default["CompositeAlarms"] == []
+    both = cloudwatch.describe_alarms(AlarmNames=["composite-one"], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    assert [a["AlarmName"] for a in both["CompositeAlarms"]] == ["composite-one"]
+
+
+def test_a_composite_guard_alarm_given_by_arn_fails_the_bake(tmp_path: Path) -> None:
+    arn = "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:api-composite"
+    world: World = start_world(
+        tmp_path,
+        config=world_config().replace(
+            "    rollout:", f"    guard_alarms: [{arn}]\n    preflight_alarms: ignore\n    bake: 1m\n    rollout:"
+        ),
+    )
+    try:
+        put_guard_alarm("api-metric")
+        cloudwatch = boto3.client("cloudwatch")
+        cloudwatch.put_composite_alarm(AlarmName="api-composite", AlarmRule='ALARM("api-metric")')
+        world.engine.push_image(REPO, "v1")
+        cloudwatch.set_alarm_state(AlarmName="api-composite", StateValue="ALARM", StateReason="5xx and latency")
+        _, report = world.engine.push_image(REPO, "v2")
+        assert [e.status for e in report.executions] == ["FAILED"]
+        assert "api-composite went to ALARM while baking" in json.dumps([r.body for r in report.slack])
+    finally:
+        world.engine.stop()
+
+
+def test_two_stacks_fit_in_one_account_and_region() -> None:
+    """dev and prod side by side, as samconfig.toml suggests: no name may collide."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+        provision(ROOT / "template.yaml", "ap-northeast-2", {"Stage": "dev"}, stack_name="harbormaster-dev")
+        provision(ROOT / "template.yaml", "ap-northeast-2", {"Stage": "prod"}, stack_name="harbormaster-prod")
+        names = [s["Name"] for s in boto3.client("scheduler").list_schedules()["Schedules"]]
+        assert sorted(names) == ["harbormaster-dev-reconcile", "harbormaster-prod-reconcile"]
+
+
+def test_alarm_actions_reach_slack_through_the_customer_managed_key(engine: LocalEngine) -> None:
+    report = engine.fire_alarm("harbormaster-alert-dlq-not-empty", "1 message in the DLQ")
+    assert [r.webhook for r in report.slack if r.status == 200]
+
+
+def test_alarm_actions_to_a_topic_under_the_aws_managed_key_never_arrive(project_copy: Path) -> None:
+    template = project_copy / "template.yaml"
+    template.write_text(template.read_text().replace("KmsMasterKeyId: !Ref AlertKey", "KmsMasterKeyId: alias/aws/sns"))
+    with LocalEngine(template=template, config=project_copy / "harbormaster.yaml") as engine:
+        report = engine.fire_alarm("harbormaster-alert-dlq-not-empty", "1 message in the DLQ")
+        assert report.slack == []
+        assert "cannot use" in engine.logs.text()
+
+
+def test_the_alert_queue_outlasts_the_forwarder_and_the_forwarder_needs_no_reserved_concurrency(
+    engine: LocalEngine,
+) -> None:
+    forwarder = engine.stack.functions["SlackForwarderFunction"]
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=engine.stack.outputs["AlertQueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
+    assert int(attributes["VisibilityTimeout"]) >= 6 * forwarder.timeout
+    assert json.loads(attributes["RedrivePolicy"])["maxReceiveCount"] >= 10
+    concurrency = boto3.client("lambda").get_function_concurrency(FunctionName=forwarder.name)
+    assert "ReservedConcurrentExecutions" not in concurrency
+    [mapping] = boto3.client("lambda").list_event_source_mappings(FunctionName=forwarder.name)["EventSourceMappings"]
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == 2
+
+
+def test_the_rule_dead_letter_queues_are_encrypted(engine: LocalEngine) -> None:
+    template = engine.stack.cfn_template["Resources"]
+    queues = [r for r in template.values() if r["Type"] == "AWS::SQS::Queue"]
+    assert queues and all(
+        q["Properties"].get("SqsManagedSseEnabled") or q["Properties"].get("KmsMasterKeyId") for q in queues
+    )
