@@ -140,3 +140,41 @@ def test_the_rule_dead_letter_queues_are_encrypted(engine: LocalEngine) -> None:
     assert queues and all(
         q["Properties"].get("SqsManagedSseEnabled") or q["Properties"].get("KmsMasterKeyId") for q in queues
     )
+
+
+def _burst(engine: LocalEngine, count: int) -> tuple[set[str], set[str]]:
+    """Publish `count` alarms; (names Slack got, names in the DLQ)."""
+    sns = boto3.client("sns")
+    for n in range(count):
+        message = {"AlarmName": f"burst-{n:03d}", "NewStateValue": "ALARM", "NewStateReason": "burst"}
+        sns.publish(TopicArn=engine.stack.outputs["AlertTopicArn"], Subject=f"burst {n}", Message=json.dumps(message))
+    engine.settle(timeout=300)
+    got = {str(r.body["text"]) for r in engine.slack.requests if r.status == 200}
+    sqs = boto3.client("sqs")
+    dead: set[str] = set()
+    url = engine.stack.outputs["AlertDeadLetterQueueUrl"]
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages"):
+        dead.update(json.loads(json.loads(m["Body"])["Message"])["AlarmName"] for m in batch)
+    return got, dead
+
+
+def test_throttled_receives_count_and_can_bury_alerts_that_were_never_sent(project_copy: Path) -> None:
+    """The engine's pollers receive like Lambda's: with reserved concurrency 1 (and a tight
+    maxReceiveCount) the batches it cannot run are received anyway, and alerts die unsent."""
+    template = project_copy / "template.yaml"
+    text = template.read_text().replace("maxReceiveCount: 10", "maxReceiveCount: 1")
+    text = text.replace("ScalingConfig: {MaximumConcurrency: 2}", "ScalingConfig: {}")
+    text = text.replace("      Timeout: 60\n", "      Timeout: 60\n      ReservedConcurrentExecutions: 1\n", 1)
+    template.write_text(text)
+    with LocalEngine(
+        template=template, config=project_copy / "harbormaster.yaml", slack_messages_per_second=1000
+    ) as engine:
+        _, dead = _burst(engine, 60)
+        assert dead, "a throttled receive did not count toward maxReceiveCount"
+        attempted = json.dumps([r.body for r in engine.slack.requests])
+        assert any(name not in attempted for name in dead)
+
+
+def test_two_concurrent_forwarders_lose_nothing(engine: LocalEngine) -> None:
+    got, dead = _burst(engine, 60)
+    assert dead == set() and len(got) == 60

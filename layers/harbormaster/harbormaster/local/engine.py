@@ -16,9 +16,11 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -56,6 +58,9 @@ _LOCAL_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Harbormaster",
     "MOTO_ALLOW_NONEXISTENT_REGION": "false",
 }
+
+
+SQS_POLLERS = 5  # Lambda's SQS event source starts with five pollers
 
 
 class EngineTimeout(TimeoutError):
@@ -435,15 +440,37 @@ class LocalEngine:
         return running
 
     def _pump_queues(self) -> bool:
-        """One poll of every SQS event source mapping, as Lambda's poller does it."""
+        """One round of every SQS event source mapping, as Lambda's pollers do it: several pollers
+        receive batches at once (5 to start with), and up to `ScalingConfig.MaximumConcurrency` of
+        them run concurrently. With reserved concurrency instead, the batches the function cannot
+        take are throttled: back to the queue, their receive counted toward `maxReceiveCount`."""
         lambda_client: Any = boto3.client("lambda", region_name=REGION)
-        sqs: Any = boto3.client("sqs", region_name=REGION)
         moved = False
         for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
             source = mapping["EventSourceArn"]
             if not source.startswith("arn:aws:sqs:") or mapping.get("State") != "Enabled":
                 continue
-            queue_url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
+            maximum = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            reserved = lambda_client.get_function_concurrency(FunctionName=mapping["FunctionArn"]).get(
+                "ReservedConcurrentExecutions"
+            )
+            runnable = maximum or reserved or SQS_POLLERS
+            batches = self._receive_batches(mapping, maximum or SQS_POLLERS)
+            if not batches:
+                continue
+            moved = True
+            for _, _, throttled in batches[runnable:]:
+                self._release(throttled)
+            with ThreadPoolExecutor(max_workers=runnable) as pool:
+                list(pool.map(partial(self._run_batch, mapping), *zip(*batches[:runnable], strict=True)))
+        return moved
+
+    def _receive_batches(self, mapping: dict[str, Any], pollers: int) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        sqs: Any = boto3.client("sqs", region_name=REGION)
+        source = mapping["EventSourceArn"]
+        queue_url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
+        batches = []
+        for _ in range(pollers):
             messages = sqs.receive_message(
                 QueueUrl=queue_url,
                 MaxNumberOfMessages=min(10, mapping.get("BatchSize", 10)),
@@ -451,20 +478,27 @@ class LocalEngine:
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not messages:
-                continue
-            moved = True
-            event = {"Records": [_sqs_record(message, source) for message in messages]}
-            invocation = self.runtime.invoke(mapping["FunctionArn"], event)
-            failed_ids = _failed_message_ids(invocation, mapping, messages)
-            for message in messages:
-                if message["MessageId"] in failed_ids:
-                    # Visible again at once: the virtual stand-in for the visibility timeout.
-                    sqs.change_message_visibility(
-                        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-                else:
-                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return moved
+                break
+            batches.append((queue_url, source, [{**m, "QueueUrl": queue_url} for m in messages]))
+        return batches
+
+    def _run_batch(self, mapping: dict[str, Any], queue_url: str, source: str, messages: list[dict[str, Any]]) -> None:
+        sqs: Any = boto3.client("sqs", region_name=REGION)
+        event = {"Records": [_sqs_record(message, source) for message in messages]}
+        invocation = self.runtime.invoke(mapping["FunctionArn"], event)
+        failed_ids = _failed_message_ids(invocation, mapping, messages)
+        self._release([m for m in messages if m["MessageId"] in failed_ids])
+        for message in messages:
+            if message["MessageId"] not in failed_ids:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        """Visible again at once: the virtual stand-in for the visibility timeout."""
+        sqs: Any = boto3.client("sqs", region_name=REGION)
+        for message in messages:
+            sqs.change_message_visibility(
+                QueueUrl=message["QueueUrl"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
 
     # ------------------------------------------------------------------ wiring
     def _route_moto_lambda_invocations(self) -> None:
