@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.config import load_config
 from harbormaster.deploy import DeployRequest, prepare
+from harbormaster.deploy.preflight import ScanInProgress
 from harbormaster.observability import logger, metrics, tracer
 
 
@@ -21,6 +22,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_dimension(name="environment", value=request.environment)
     try:
         plan = prepare(request, load_config(), event["execution_arn"])
+    except ScanInProgress:
+        raise  # nothing changed: the state machine retries Prepare a little later
     except Exception:
         metrics.add_metric(name="DeployFailed", unit="Count", value=1)  # refused in prepare: finalize never runs
         raise

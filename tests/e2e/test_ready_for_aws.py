@@ -4,6 +4,7 @@ a template or code that a real account would reject."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -178,3 +179,34 @@ def test_throttled_receives_count_and_can_bury_alerts_that_were_never_sent(proje
 def test_two_concurrent_forwarders_lose_nothing(engine: LocalEngine) -> None:
     got, dead = _burst(engine, 60)
     assert dead == set() and len(got) == 60
+
+
+def _scan_world(tmp_path: Path, scan: str) -> World:
+    return start_world(tmp_path, config=world_config().replace("    rollout:", f"    scan: {scan}\n    rollout:"))
+
+
+def test_the_scan_gate_waits_for_a_scan_still_in_progress_then_judges(tmp_path: Path) -> None:
+    world = _scan_world(tmp_path, "{block_on: [CRITICAL]}")
+    try:
+        digest = "sha256:" + "c" * 64
+        world.engine.scans.findings[digest] = {"CRITICAL": 2}
+        started = world.engine.clock.now
+        _, report = world.engine.push_image(REPO, "v9", digest=digest)
+        assert [e.status for e in report.executions] == ["FAILED"]
+        assert "2 CRITICAL finding(s)" in json.dumps([r.body for r in report.slack])
+        assert (world.engine.clock.now - started).total_seconds() >= 20  # it waited for the scan
+        assert set(world.images().values()) == {"v1"}
+    finally:
+        world.engine.stop()
+
+
+def test_require_scan_refuses_an_image_whose_scan_never_completes(tmp_path: Path) -> None:
+    world = _scan_world(tmp_path, "{require_scan: true, wait_seconds: 60}")
+    try:
+        world.engine.scans.duration = timedelta(hours=1)
+        _, report = world.engine.push_image(REPO, "v2")
+        assert [e.status for e in report.executions] == ["FAILED"]
+        assert "the scan is still IN_PROGRESS after 60s" in json.dumps([r.body for r in report.slack])
+        assert set(world.images().values()) == {"v1"}
+    finally:
+        world.engine.stop()

@@ -116,6 +116,9 @@ class ScanGate(_Model):
 
     block_on: list[Severity] = Field(default_factory=lambda: list[Severity](["CRITICAL"]))
     require_scan: bool = False
+    # How long after the push to wait for a scan-on-push scan still IN_PROGRESS (then: require_scan
+    # refuses the image, otherwise it deploys with a warning).
+    wait_seconds: int = Field(default=300, ge=0, le=3600)
 
 
 class Approval(_Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
@@ -15,8 +17,16 @@ class PreflightBlocked(DeployError):
     """A preflight check refused the deploy."""
 
 
-def check_scan(environment: Environment, image: ImageRef) -> list[str]:
-    """Block on findings of the configured severities; return warnings."""
+class ScanInProgress(Exception):
+    """The image's scan has not finished yet: nothing was changed; Prepare is retried later.
+
+    A push event arrives while scan-on-push is still running, so the gate waits (bounded by
+    `scan.wait_seconds` from the push) instead of judging an image with no findings yet."""
+
+
+def check_scan(environment: Environment, image: ImageRef, pushed_at: datetime, now: datetime) -> list[str]:
+    """Block on findings of the configured severities; return warnings; raise ScanInProgress
+    while the scan runs and the wait is not over."""
     try:
         findings = client("ecr").describe_image_scan_findings(
             repositoryName=image.repository, imageId={"imageDigest": image.digest}
@@ -27,6 +37,21 @@ def check_scan(environment: Environment, image: ImageRef) -> list[str]:
         if environment.scan.require_scan:
             raise PreflightBlocked(f"{image.short} has no scan and scan.require_scan is on") from None
         return [f"{image.short} has not been scanned"]
+    status = (findings.get("imageScanStatus") or {}).get("status", "COMPLETE")
+    if status in {"IN_PROGRESS", "PENDING"}:
+        waited = (now - pushed_at).total_seconds()
+        if waited < environment.scan.wait_seconds:
+            raise ScanInProgress(f"{image.short}: scan {status} after {waited:.0f}s")
+        if environment.scan.require_scan:
+            raise PreflightBlocked(
+                f"{image.short}: the scan is still {status} after {environment.scan.wait_seconds}s "
+                "and scan.require_scan is on"
+            )
+        return [f"{image.short}: the scan did not finish in {environment.scan.wait_seconds}s; deployed without it"]
+    if status != "COMPLETE":
+        if environment.scan.require_scan:
+            raise PreflightBlocked(f"{image.short}: the scan ended {status} and scan.require_scan is on")
+        return [f"{image.short}: the scan ended {status}: {findings['imageScanStatus'].get('description', '')}"]
     counts = findings.get("imageScanFindings", {}).get("findingSeverityCounts", {})
     blocking = {severity: counts[severity] for severity in environment.scan.block_on if counts.get(severity)}
     if blocking:

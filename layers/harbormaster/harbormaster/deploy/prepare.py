@@ -45,7 +45,7 @@ def prepare(
         return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
     try:
         image_uri = _image_uri(request)
-        warnings = check_scan(environment, request.image) + check_alarms(environment)
+        warnings = check_scan(environment, request.image, request.requested_at, moment) + check_alarms(environment)
         try:
             lock.acquire(request.environment, execution_arn, release_id)
             locked = True

@@ -34,6 +34,7 @@ from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
 from harbormaster.local import cloudwatch_rules, ssm_rules, topic_keys, virtual_time
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
+from harbormaster.local.ecr_scans import EcrScans
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
 from harbormaster.local.fleet import Fleet
 from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture, StdoutRouter
@@ -137,6 +138,7 @@ class LocalEngine:
         self._patches: list[Any] = []
         self._real_stdout: Any = sys.stdout
         self._schedules_fired_until = self.clock.now
+        self.scans = EcrScans()  # scan-on-push: IN_PROGRESS for a while after the push event
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
         self.bus: EventBus
@@ -160,7 +162,8 @@ class LocalEngine:
         mocker.start()
         self._patches.append(mocker)
         self._patches.extend(virtual_time.install(self.clock))
-        for patcher in [*ssm_rules.patches(), *cloudwatch_rules.patches()]:  # where AWS refuses what moto accepts
+        rules = [*ssm_rules.patches(), *cloudwatch_rules.patches(), *self.scans.patches()]
+        for patcher in rules:  # where AWS refuses, or behaves unlike, what moto does
             patcher.start()
             self._patches.append(patcher)
         self._schedules_fired_until = self.clock.now
@@ -574,7 +577,7 @@ class LocalEngine:
         ecr = boto3.client("ecr", region_name=REGION)
         repository = detail["repository-name"]
         with suppress(ecr.exceptions.RepositoryAlreadyExistsException):
-            ecr.create_repository(repositoryName=repository)
+            ecr.create_repository(repositoryName=repository, imageScanningConfiguration={"scanOnPush": True})
         manifest = json.dumps(
             {
                 "schemaVersion": 2,
@@ -583,6 +586,7 @@ class LocalEngine:
                 "layers": [],
             }
         )
+        self.scans.pushed(str(detail.get("image-digest")))
         tag = {"imageTag": detail["image-tag"]} if detail.get("image-tag") else {}
         with suppress(ecr.exceptions.ImageAlreadyExistsException):
             ecr.put_image(
