@@ -37,3 +37,18 @@ def documented_push() -> dict[str, Any]:
     event = json.loads((SAMPLES / "aws" / "ecr-image-action-push-success.json").read_text())
     event["detail"]["image-digest"] = event["detail"]["image-digest"].ljust(len("sha256:") + 64, "0")
     return dict(event)
+
+
+def create_items_table(name: str = "t") -> None:
+    """The stack's single table (pk/sk, on demand), in the active moto mock."""
+    import boto3
+
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )

@@ -13,6 +13,7 @@ from moto import mock_aws
 from harbormaster.clients import reset_clients
 from harbormaster.deploy.instance import step
 from harbormaster.deploy.models import InstanceTask
+from tests.conftest import create_items_table
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -36,15 +37,7 @@ def aws() -> Iterator[dict[str, str]]:
             )
         )
         boto3.client("elbv2").register_targets(TargetGroupArn=group, Targets=[{"Id": tagged}, {"Id": untagged}])
-        boto3.client("dynamodb").create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-        )
+        create_items_table()
         os.environ.update({"TABLE_NAME": "t", "DEPLOY_DOCUMENT_NAME": "AWS-RunShellScript"})
         yield {"group": group, "tagged": tagged, "untagged": untagged}
         reset_clients()

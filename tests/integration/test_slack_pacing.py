@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from harbormaster.slack.pacing import MARGIN, TablePacer
+from tests.conftest import create_items_table
 
 URL = "https://hooks.slack.com/services/T0/B0/secret"
 
@@ -19,15 +20,7 @@ URL = "https://hooks.slack.com/services/T0/B0/secret"
 @pytest.fixture
 def table() -> Iterator[Any]:
     with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-        )
+        create_items_table()
         yield boto3.resource("dynamodb").Table("t")
 
 

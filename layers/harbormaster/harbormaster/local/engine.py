@@ -138,6 +138,7 @@ class LocalEngine:
         self._patches: list[Any] = []
         self._real_stdout: Any = sys.stdout
         self._schedules_fired_until = self.clock.now
+        self._provisioned_at = self.clock.now
         self.scans = EcrScans()  # scan-on-push: IN_PROGRESS for a while after the push event
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
@@ -169,6 +170,7 @@ class LocalEngine:
         self._schedules_fired_until = self.clock.now
         _forget_warm_state()
         try:
+            self._provisioned_at = self.clock.now
             self.stack = provision(self.template, REGION, self.parameters)
             self.runtime = LambdaRuntime(
                 self.stack, dict(_LOCAL_ENV), {"HARBORMASTER_CONFIG": str(self.config_path)}, self.logs
@@ -362,7 +364,8 @@ class LocalEngine:
                 timezone=detail.get("ScheduleExpressionTimezone", "UTC"),
                 target_arn=detail["Target"]["Arn"],
                 input=detail["Target"].get("Input"),
-                start=detail.get("StartDate") or detail.get("CreationDate") or before,
+                # moto stamps CreationDate with the wall clock; rates count from creation on the engine's clock.
+                start=detail.get("StartDate") or self._provisioned_at,
             )
             due.extend((moment, spec) for moment in firings(spec, before, after))
         with self._recording() as report:
