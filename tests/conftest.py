@@ -31,12 +31,12 @@ def root() -> Path:
     return ROOT
 
 
-def documented_push() -> dict[str, Any]:
+def documented_push() -> Any:
     """The AWS documentation's ECR push event, its digest (shortened to 60 hex digits in the
     documentation) made as long as a real one; nothing else changed."""
     event = json.loads((SAMPLES / "aws" / "ecr-image-action-push-success.json").read_text())
     event["detail"]["image-digest"] = event["detail"]["image-digest"].ljust(len("sha256:") + 64, "0")
-    return dict(event)
+    return event
 
 
 def create_items_table(name: str = "t") -> None:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SEARCH_ALARM = "SUM(SEARCH('{AWS/Lambda,FunctionName} MetricName=\"Errors\"', 'Sum', 300))"
 
 
-def _errors_alarm(engine: LocalEngine) -> dict[str, object]:
+def _errors_alarm() -> dict[str, object]:
     return boto3.client("cloudwatch").describe_alarms(AlarmNames=["harbormaster-lambda-errors"])["MetricAlarms"][0]
 
 
@@ -59,7 +59,7 @@ def test_a_template_with_a_search_alarm_would_not_deploy(project_copy: Path) -> 
 
 
 def test_the_errors_alarm_covers_every_function_of_the_stack(engine: LocalEngine) -> None:
-    [query] = _errors_alarm(engine)["Metrics"]  # type: ignore[index]
+    [query] = _errors_alarm()["Metrics"]  # type: ignore[index]
     assert query["Period"] == 300
     for function in engine.stack.functions.values():
         assert f"FunctionName = '{function.name}'" in query["Expression"]

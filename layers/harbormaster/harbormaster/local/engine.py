@@ -137,8 +137,8 @@ class LocalEngine:
         self._saved_env: dict[str, str] | None = None
         self._patches: list[Any] = []
         self._real_stdout: Any = sys.stdout
-        self._schedules_fired_until = self.clock.now
-        self._provisioned_at = self.clock.now
+        self._schedules_fired_until: datetime  # set by start()
+        self._provisioned_at: datetime  # set by start()
         self.scans = EcrScans()  # scan-on-push: IN_PROGRESS for a while after the push event
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
