@@ -25,7 +25,9 @@ def table() -> Iterator[Any]:
 
 
 def pacer(table: Any, now: list[float], slept: list[float] | None = None) -> TablePacer:
-    return TablePacer(table=lambda: table, now=lambda: now[0], sleep=slept.append if slept is not None else print)
+    return TablePacer(
+        table=lambda: table, now=lambda: now[0], sleep=slept.append if slept is not None else (lambda seconds: None)
+    )
 
 
 def test_two_forwarders_never_share_a_slot(table: Any) -> None:
