@@ -134,3 +134,18 @@ def test_cli_validate_prints_errors_and_exits_1(tmp_path: Path, capsys: pytest.C
 def test_cli_validate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "validate", str(tmp_path / "nope.yaml")]) == 1
     assert "cannot read the file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("container", "key", "value"),
+    [
+        ("{health_path: '/health?full=1'}", "health_path", "'/health?full=1'"),
+        ("{env_parameters_path: /}", "env_parameters_path", "'/'"),
+        ("{log_group: '/app#prod'}", "log_group", "'/app#prod'"),
+        ("{name: '-app'}", "name", "'-app'"),
+    ],
+)
+def test_container_values_the_ssm_document_would_refuse_are_refused_here(container: str, key: str, value: str) -> None:
+    [found] = errors(VALID_ENV + f"    container: {container}\n")
+    assert found.startswith(f"conf.yaml:7: environments.api.container.{key}: {value} is not")
+    assert "the deploy document's allowedPattern is" in found
