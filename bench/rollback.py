@@ -1,6 +1,8 @@
 """How fast an alarm becomes a rollback: from the alarm event reaching the bus to the first rollback API
 call (StopExecution or the rollback's StartExecution), median of repeated runs; and the total rollback
-duration (until the fleet is back on the known-good image) next to the waits the configuration asks for.
+duration until the fleet is back on the known-good image: the wall time (orchestration only: Waits run on
+the engine's virtual clock) and the virtual time a real ALB would take, for a target group with AWS's
+defaults and for the quickest one, side by side.
 
 Run: make bench-rollback   (or: .venv/bin/python bench/rollback.py [runs])
 """
@@ -27,9 +29,9 @@ environments:
     repository: api
     tags: ["v*"]
     target: {type: ec2, target_group_name: api-tg}
-    rollout: {batch: 1, min_healthy: 50%, drain_seconds: DRAIN, poll_seconds: POLL, health_timeout_seconds: 30}
+    rollout: {batch: 1, min_healthy: 50%, drain_seconds: 0, poll_seconds: 0, health_timeout_seconds: 30}
     guard_alarms: [api-5xx]
-    rollback: {window: 30m, batch: 50%, drain_seconds: DRAIN, health_timeout_seconds: 30}
+    rollback: {window: 30m, batch: 50%, drain_seconds: 0, health_timeout_seconds: 30}
 slack:
   routes: {deployments: {webhook_secret: bench/slack}}
   default_route: deployments
@@ -52,13 +54,20 @@ def alarm() -> dict[str, Any]:
     }
 
 
-def run(runs: int, drain: int, poll: int, fleet: int = 4) -> tuple[list[float], list[float]]:
+TARGET_GROUPS = {
+    "AWS default (300 s, 5x30 s)": {},
+    "quickest (0 s, 2x5 s)": {"deregistration_delay": 0, "health_check_interval": 5, "healthy_threshold": 2},
+}
+
+
+def run(runs: int, timing: dict[str, int], fleet: int = 4) -> tuple[list[float], list[float], list[float]]:
     config = Path(tempfile.mkdtemp()) / "harbormaster.yaml"
-    config.write_text(CONFIG.replace("DRAIN", str(drain)).replace("POLL", str(poll)))
+    config.write_text(CONFIG)
     first_action: list[float] = []
     durations: list[float] = []
+    virtual: list[float] = []
     with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
-        group = engine.fleet.target_group("api-tg", environment="api")
+        group = engine.fleet.target_group("api-tg", environment="api", **timing)
         engine.fleet.launch(fleet, "v0", tags={"harbormaster:environment": "api"}, target_group=group)
         engine.push_image("api", "v1")
         original = botocore.client.BaseClient._make_api_call
@@ -73,15 +82,16 @@ def run(runs: int, drain: int, poll: int, fleet: int = 4) -> tuple[list[float], 
                 return original(client, operation, params)
 
             with mock.patch.object(botocore.client.BaseClient, "_make_api_call", timed):
-                started = time.perf_counter()
+                started, virtual_start = time.perf_counter(), engine.clock.now
                 engine.send_event(alarm())
                 ended = time.perf_counter()
+                virtual.append((engine.clock.now - virtual_start).total_seconds() / 60)
             assert set(engine.fleet.images[i] for i in engine.fleet.images if i in _members(group)) == {
                 f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{good}"
             }
             first_action.append((seen["first"] - started) * 1000)
             durations.append(ended - started)
-    return first_action, durations
+    return first_action, durations, virtual
 
 
 def _members(group: str) -> set[str]:
@@ -92,11 +102,16 @@ def _members(group: str) -> set[str]:
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     print(f"alarm-driven rollback of a 4-instance fleet (rollback batch 50%), {runs} runs each, side by side\n")
-    print(f"{'configured waits':<34}{'event → first action ms (median)':>34}{'rollback s (median)':>22}")
-    for drain, poll in ((0, 0), (1, 1)):
-        first, total = run(runs, drain, poll)
-        waits = f"drain {drain}s, poll {poll}s (≥ {2 * (drain + 2 * poll)}s of waits)"
-        print(f"{waits:<34}{statistics.median(first):>34.0f}{statistics.median(total):>22.2f}")
+    print(
+        f"{'target group':<30}{'event → first action ms':>25}{'rollback wall s':>17}{'rollback virtual min':>22}"
+        "   (medians)"
+    )
+    for label, timing in TARGET_GROUPS.items():
+        first, total, virtual = run(runs, timing)
+        print(
+            f"{label:<30}{statistics.median(first):>25.0f}{statistics.median(total):>17.2f}"
+            f"{statistics.median(virtual):>22.1f}"
+        )
 
 
 if __name__ == "__main__":
