@@ -1,4 +1,4 @@
-"""Slack interactivity endpoint (HTTP API): Approve / Reject / Rollback buttons, signature-verified."""
+"""Slack interactivity endpoint (HTTP API): verify, queue, and answer 200 within Slack's 3 seconds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from harbormaster.approval.slack_request import handle
+from harbormaster.approval.slack_request import acknowledge
 from harbormaster.config import load_config
 from harbormaster.observability import logger, tracer
 
@@ -24,8 +24,10 @@ def slack_actions() -> Response[str]:
         return Response(503, "application/json", json.dumps({"text": "slack.signing_secret is not configured"}))
     secret = str(parameters.get_secret(config.slack.signing_secret, max_age=300))
     event = app.current_event
-    answer = handle(event.headers, event.decoded_body or "", secret, config, os.environ["DEPLOY_STATE_MACHINE_ARN"])
-    return Response(answer.status, "application/json", json.dumps({"text": answer.text}))
+    ack = acknowledge(event.headers, event.decoded_body or "", secret, os.environ["SLACK_CLICK_QUEUE_URL"])
+    if ack.status == 200 and not ack.text:
+        return Response(200, "text/plain", "")  # what Slack expects; the answer follows through response_url
+    return Response(ack.status, "application/json", json.dumps({"text": ack.text}))
 
 
 @logger.inject_lambda_context

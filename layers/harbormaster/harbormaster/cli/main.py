@@ -176,7 +176,7 @@ def _reject(args: argparse.Namespace) -> int:
 def _decide(args: argparse.Namespace, approve: bool) -> int:
     """The CLI path to the approval gate: IAM decides who may use it (SendTaskSuccess/Failure), not
     the Slack approver list."""
-    from harbormaster import approval
+    from harbormaster.approval import service as approval
     from harbormaster.cli import ops
 
     try:

@@ -28,7 +28,7 @@ from unittest import mock
 import boto3
 
 from harbormaster import clock
-from harbormaster.approval.slack_request import RESPONSE_HOST_ENV
+from harbormaster.approval.slack_click import RESPONSE_HOST_ENV
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
@@ -307,8 +307,10 @@ class LocalEngine:
         wait: bool = False,
     ) -> tuple[int, str, Report]:
         """A user clicks a button in Slack: a correctly signed request to SlackActionsFunction (or
-        the given headers/body, to test forgeries); what it queued is delivered, and with `wait`
-        everything it started is followed to completion. (status, text, report)."""
+        the given headers/body, to test forgeries). The endpoint's answer is Slack's to see; the
+        click it queued is then delivered, and with `wait` everything it started is followed to
+        completion. Returns (HTTP status, what the user was told, report): the text is the
+        endpoint's refusal, else what the worker posted to the click's response_url."""
         from harbormaster.local import slack_clicks
 
         response_url = self.slack.webhook_url("response-url")
@@ -319,7 +321,10 @@ class LocalEngine:
             invocation = self.runtime.invoke("SlackActionsFunction", slack_clicks.http_api_event(signed, raw))
             self.settle() if wait else self.deliver_queued()
         response = invocation.response or {}
-        return int(response.get("statusCode", 500)), json.loads(response.get("body") or "{}").get("text", ""), report
+        status = int(response.get("statusCode", 500))
+        refused = json.loads(response.get("body") or "{}").get("text", "") if status != 200 else ""
+        told = [_told(r.body) for r in report.slack if r.webhook == "response-url" and isinstance(r.body, dict)]
+        return status, refused or (told[-1] if told else ""), report
 
     def invoke(self, function: str, event: Any) -> Invocation:
         """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
@@ -617,6 +622,16 @@ def _forget_warm_state() -> None:
     load_config.cache_clear()
     base.clear_caches()  # type: ignore[no-untyped-call]
     base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
+
+
+def _told(body: dict[str, Any]) -> str:
+    """What a response_url update tells: an ephemeral answer's text, or the who-did-what line
+    stamped on the replaced message (its last context block)."""
+    if body.get("response_type") == "ephemeral" or not body.get("replace_original"):
+        return str(body.get("text", ""))
+    blocks = [*body.get("blocks", []), *(b for a in body.get("attachments", []) for b in a.get("blocks", []))]
+    stamps = [b["elements"][0]["text"] for b in blocks if b.get("type") == "context" and b.get("elements")]
+    return str(stamps[-1]) if stamps else str(body.get("text", ""))
 
 
 def _error_message(cause: str | None) -> str:
