@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from harbormaster import approval
+from harbormaster.approval import service as approval
 from harbormaster.config import load_config
 from harbormaster.deploy import DeployPlan, deploy_event
 from harbormaster.notify import publish
