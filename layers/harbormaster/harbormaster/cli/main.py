@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     _stack_options(rollback)
     rollback.set_defaults(run=_rollback)
     _approval_parser(commands)
+    _doctor_parser(commands)
     status = commands.add_parser("status", help="current release and running deploy, per environment")
     status.add_argument("environment", nargs="?")
     _stack_options(status)
@@ -128,6 +129,16 @@ def _approval_parser(commands: Any) -> None:
     reject.set_defaults(run=_reject)
 
 
+def _doctor_parser(commands: Any) -> None:
+    doctor = commands.add_parser("doctor", help="what is missing before a deploy, checked against the account")
+    doctor.add_argument("environment", nargs="?", help="default: every environment")
+    doctor.add_argument(
+        "--no-probe", action="store_true", help="do not run the read-only check command on the instances"
+    )
+    _stack_options(doctor)
+    doctor.set_defaults(run=_doctor)
+
+
 def _stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", help="CloudFormation stack name (default: $HARBORMASTER_STACK or harbormaster)")
     parser.add_argument(
@@ -190,6 +201,26 @@ def _decide(args: argparse.Namespace, approve: bool) -> int:
         answer = approval.reject(config, args.environment, args.release, who, args.reason, "cli")
     print(json.dumps({"status": answer.status, "text": answer.text}) if args.output == "json" else answer.text)
     return EXIT_OK if answer.status < 400 else EXIT_FAILED
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """One line per check; exit 1 when something would make a deploy fail."""
+    from harbormaster import doctor
+    from harbormaster.cli import ops
+
+    config = _operator_config(args)
+    if args.environment and args.environment not in config.environments:
+        raise BadInput(f"environment {args.environment!r} is not in the configuration")
+    try:
+        outputs: dict[str, str] | None = ops.Stack.find(args.stack).outputs
+    except ops.OperatorError:
+        outputs = None
+    findings = doctor.diagnose(config, args.environment, outputs, probe_instances=not args.no_probe)
+    if args.output == "json":
+        print(json.dumps([finding.model_dump(mode="json") for finding in findings], indent=2))
+    else:
+        print(doctor.report(findings))
+    return EXIT_FAILED if doctor.blocking(findings) else EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:

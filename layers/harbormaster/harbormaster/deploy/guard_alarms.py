@@ -6,6 +6,8 @@ takes names, not ARNs: guard alarms configured by ARN are reduced to their names
 
 from __future__ import annotations
 
+from typing import Any
+
 from harbormaster.clients import client
 
 
@@ -22,15 +24,29 @@ def alarm_name(name_or_arn: str) -> str:
 
 def in_alarm(guard_alarms: list[str]) -> dict[str, str]:
     """The guard alarms now in ALARM: name → state reason."""
+    return {
+        name: alarm.get("StateReason", "")
+        for name, alarm in states(guard_alarms).items()
+        if alarm["StateValue"] == "ALARM"
+    }
+
+
+def missing(guard_alarms: list[str]) -> list[str]:
+    """The guard alarms CloudWatch does not know (by name)."""
+    found = states(guard_alarms)
+    return sorted({alarm_name(alarm) for alarm in guard_alarms} - set(found))
+
+
+def states(guard_alarms: list[str]) -> dict[str, dict[str, Any]]:
+    """Each existing guard alarm, metric or composite, by name."""
     if not guard_alarms:
         return {}
     names = sorted({alarm_name(alarm) for alarm in guard_alarms})
-    firing: dict[str, str] = {}
+    found: dict[str, dict[str, Any]] = {}
     paginator = client("cloudwatch").get_paginator("describe_alarms")
     for start in range(0, len(names), 100):  # AlarmNames takes up to 100 names
         pages = paginator.paginate(AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
         for page in pages:
             for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
-                if alarm["StateValue"] == "ALARM":
-                    firing[alarm["AlarmName"]] = alarm.get("StateReason", "")
-    return firing
+                found[alarm["AlarmName"]] = alarm
+    return found

@@ -28,10 +28,11 @@ import botocore.session
 from botocore import xform_name
 
 from harbormaster import clock
-from harbormaster.local import ssm_rules
+from harbormaster.local import instance_shell, ssm_agents, ssm_rules
 from harbormaster.local.ecs_services import EcsServices
 
 REGION = "ap-northeast-2"
+INSTANCE_CAPABILITIES = frozenset({"ssm-agent", *instance_shell.CAPABILITIES})
 _BACKENDS = {
     "elbv2": ("moto.elbv2.models", "ELBv2Backend"),
     "ssm": ("moto.ssm.models", "SimpleSystemManagerBackend"),
@@ -62,6 +63,7 @@ class Faults:
     never_healthy: set[str] = field(default_factory=set)
     terminate_on_command: set[str] = field(default_factory=set)
     throttles: Counter[tuple[str, str]] = field(default_factory=Counter)
+    missing: dict[str, set[str]] = field(default_factory=dict)  # instance → capabilities taken away
 
 
 class Fleet:
@@ -152,6 +154,19 @@ class Fleet:
         """The command succeeds but the ALB never sees this target healthy."""
         self.faults.never_healthy.add(instance_id)
 
+    def without(self, instance_id: str, *capabilities: str) -> None:
+        """Take capabilities away from an instance: "ssm-agent" (not registered with SSM: not listed
+        by DescribeInstanceInformation, SendCommand refused) or those of `instance_shell`
+        ("docker", "ecr-pull", "parameter-read")."""
+        unknown = set(capabilities) - INSTANCE_CAPABILITIES
+        if unknown:
+            raise ValueError(f"unknown capabilities {sorted(unknown)}; known: {sorted(INSTANCE_CAPABILITIES)}")
+        with self._lock:
+            self.faults.missing.setdefault(instance_id, set()).update(capabilities)
+
+    def has(self, instance_id: str, capability: str) -> bool:
+        return capability not in self.faults.missing.get(instance_id, set())
+
     def terminate_when_commanded(self, instance_id: str) -> None:
         self.faults.terminate_on_command.add(instance_id)
 
@@ -198,7 +213,10 @@ class Fleet:
         def send_command(backend: Any, *args: Any, **kwargs: Any) -> Any:
             requested = signature.bind(backend, *args, **kwargs).arguments
             wanted = list(requested.get("instance_ids") or [])  # moto extends this very list in place
-            ssm_rules.check_send_command(backend, requested.get("document_name"), wanted, requested.get("parameters"))
+            agentless = [i for i in wanted if not fleet.has(i, "ssm-agent")]
+            ssm_rules.check_send_command(
+                backend, requested.get("document_name"), wanted, requested.get("parameters"), agentless
+            )
             command = original_send(backend, *args, **kwargs)
             if not requested.get("targets"):
                 # moto treats "no Targets" as a filter matching every instance; AWS runs on InstanceIds only.
@@ -237,7 +255,8 @@ class Fleet:
             (ELBv2Backend, "deregister_targets", deregister_targets),
         ):
             patchers.append(mock.patch.object(owner, name, replacement))
-        for patcher in [*patchers, *self.ecs.patches()]:
+        agents = ssm_agents.patches(lambda instance_id: fleet.has(instance_id, "ssm-agent"))
+        for patcher in [*patchers, *agents, *self.ecs.patches()]:
             patcher.start()
             self._patches.append(patcher)
         return self
@@ -248,6 +267,9 @@ class Fleet:
         self._patches.clear()
 
     def _run(self, command: Any) -> None:
+        if command.document_name == "AWS-RunShellScript":
+            self._run_shell(command)
+            return
         image = (command.parameters or {}).get("ImageUri", [None])[0]
         failed = False
         for invocation in command.invocations:
@@ -259,6 +281,19 @@ class Fleet:
         command.status = "Failed" if failed else "Success"
         command.status_details = command.status
         self._snapshot(f"command {command.command_id}")
+
+    def _run_shell(self, command: Any) -> None:
+        """AWS-RunShellScript: the commands run under bash, with the instance's capabilities."""
+        lines = list((command.parameters or {}).get("commands", []))
+        failed = False
+        for invocation in command.invocations:
+            instance_id = invocation["InstanceId"]
+            capabilities = frozenset(c for c in instance_shell.CAPABILITIES if self.has(instance_id, c))
+            code, stdout, stderr = instance_shell.run(instance_id, lines, capabilities)
+            invocation.update(_result("Success" if code == 0 else "Failed", code, stdout, stderr))
+            failed |= code != 0
+        command.status = "Failed" if failed else "Success"
+        command.status_details = command.status
 
     def _outcome(self, instance_id: str, image: str | None) -> dict[str, Any]:
         with self._lock:

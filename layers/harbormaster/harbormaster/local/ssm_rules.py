@@ -6,8 +6,9 @@ SendCommand's parameters and instances when it is sent.
   a map and AWS refuses the document), parameter types SSM knows, defaults that match their
   `allowedPattern`, and no `{{ Name }}` that is not a declared parameter.
 - SendCommand: every parameter declared, every value matching its `allowedPattern`, parameters
-  without a default given, and every instance running (else `InvalidInstanceId`, as AWS answers
-  for a stopping, stopped or terminated instance).
+  without a default given, and every instance running with its SSM agent registered (else
+  `InvalidInstanceId`, as AWS answers for a stopping, stopped or terminated instance, or one
+  whose agent is not running).
 """
 
 from __future__ import annotations
@@ -105,8 +106,15 @@ def send_command_problem(document: Any, parameters: dict[str, list[str]] | None)
     return None
 
 
-def check_send_command(backend: Any, document_name: str | None, instance_ids: list[str], parameters: Any) -> None:
-    """Raise what SSM's SendCommand raises for these arguments."""
+def check_send_command(
+    backend: Any,
+    document_name: str | None,
+    instance_ids: list[str],
+    parameters: Any,
+    without_agent: list[str] | None = None,
+) -> None:
+    """Raise what SSM's SendCommand raises for these arguments (`without_agent`: instances whose SSM
+    agent is not registered, which AWS refuses like a stopped instance)."""
     from moto.ec2.models import ec2_backends
 
     if document_name:
@@ -117,7 +125,7 @@ def check_send_command(backend: Any, document_name: str | None, instance_ids: li
                 raise _SsmError("InvalidParameters", problem)
     ec2 = ec2_backends[backend.account_id][backend.region_name]
     states = {i.id: i.state for r in ec2.reservations.values() for i in r.instances}
-    not_running = [i for i in instance_ids if states.get(i) != "running"]
+    not_running = [i for i in instance_ids if states.get(i) != "running" or i in (without_agent or [])]
     if not_running:
         raise _SsmError("InvalidInstanceId", f"Instances {not_running} not in a valid state for account")
 

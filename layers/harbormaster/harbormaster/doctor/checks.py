@@ -1,0 +1,374 @@
+"""The doctor's checks, each against the account the caller's credentials reach. Read-only except
+for the instance probe (`probe.py`), a read-only shell command (skip it with `probe=False`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from harbormaster.clients import client
+from harbormaster.config import Environment, HarbormasterConfig
+from harbormaster.config.models import Ec2Target, EcsTarget
+from harbormaster.deploy import alb_timing, guard_alarms
+from harbormaster.deploy.exceptions import DeployError
+from harbormaster.deploy.targets import ENVIRONMENT_TAG, instances, target_group_arn
+from harbormaster.doctor import probe
+from harbormaster.doctor.findings import Finding, Status
+
+_SSM_AGENT_FIX = (
+    "install and start the SSM agent, and give the instance profile the managed policy AmazonSSMManagedInstanceCore"
+)
+_PROBE_FIXES = {
+    "docker": "install Docker and start it, e.g. `sudo dnf install -y docker && sudo systemctl enable --now docker`",
+    "ecr-pull": "allow the instance role ecr:GetAuthorizationToken, and ecr:BatchGetImage and "
+    "ecr:GetDownloadUrlForLayer on {repository} (e.g. the managed policy AmazonEC2ContainerRegistryReadOnly)",
+    "parameter-read": "allow the instance role ssm:GetParametersByPath on parameter{path}* "
+    "(and kms:Decrypt on the key of SecureString values)",
+}
+
+
+def diagnose(
+    config: HarbormasterConfig,
+    environment: str | None = None,
+    stack_outputs: dict[str, str] | None = None,
+    probe_instances: bool = True,
+) -> list[Finding]:
+    """Every check for one environment (or all), plus the stack's and Slack's."""
+    if environment is not None and environment not in config.environments:
+        raise KeyError(f"environment {environment!r} is not in the configuration")
+    findings = [_stack(stack_outputs), *_slack(config)]
+    for name in [environment] if environment else sorted(config.environments):
+        findings.extend(_environment(name, config.environments[name], probe_instances))
+    return findings
+
+
+def _stack(outputs: dict[str, str] | None) -> Finding:
+    if outputs is None:
+        return Finding(
+            scope="stack",
+            check="deployed",
+            status=Status.PROBLEM,
+            detail="no Harbormaster stack found",
+            fix="sam build && sam deploy --guided (or name it with --stack / $HARBORMASTER_STACK)",
+        )
+    return Finding(scope="stack", check="deployed", status=Status.OK, detail=outputs.get("DeployStateMachineArn", ""))
+
+
+def _slack(config: HarbormasterConfig) -> list[Finding]:
+    findings = []
+    secrets = {f"route {name}": route.webhook_secret for name, route in sorted(config.slack.routes.items())}
+    if config.slack.signing_secret:
+        secrets["signing secret"] = config.slack.signing_secret
+    for what, name in secrets.items():
+        exists = _secret_exists(name)
+        findings.append(
+            Finding(
+                scope="slack",
+                check=what,
+                status=Status.OK if exists else Status.PROBLEM,
+                detail=f"secret {name} " + ("exists" if exists else "does not exist"),
+                fix=f"aws secretsmanager create-secret --name {name} --secret-string '<the value>'",
+            )
+        )
+    gated = sorted(name for name, env in config.environments.items() if env.approval.required)
+    if gated and not config.slack.signing_secret:
+        findings.append(
+            Finding(
+                scope="slack",
+                check="approval buttons",
+                status=Status.PROBLEM,
+                detail=f"{', '.join(gated)} need approval, but slack.signing_secret is not set: buttons are refused",
+                fix="set slack.signing_secret to the Secrets Manager name of the Slack app's signing secret",
+            )
+        )
+    return findings
+
+
+def _secret_exists(name: str) -> bool:
+    try:
+        client("secretsmanager").describe_secret(SecretId=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
+def _environment(name: str, environment: Environment, probe_instances: bool) -> list[Finding]:
+    def found(check: str, status: Status, detail: str, fix: str | None = None) -> Finding:
+        return Finding(scope=name, check=check, status=status, detail=detail, fix=fix)
+
+    findings = [_repository(environment, found), *_alarms(environment, found)]
+    target = environment.target
+    if isinstance(target, EcsTarget):
+        return [*findings, *_ecs(name, target, found)]
+    return [*findings, *_ec2(name, environment, target, found, probe_instances)]
+
+
+Found = Callable[..., Finding]
+
+
+def _repository(environment: Environment, found: Found) -> Finding:
+    try:
+        [repository] = client("ecr").describe_repositories(repositoryNames=[environment.repository])["repositories"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "RepositoryNotFoundException":
+            raise
+        return found(
+            "repository",
+            Status.PROBLEM,
+            f"ECR repository {environment.repository} does not exist",
+            f"aws ecr create-repository --repository-name {environment.repository} "
+            "--image-scanning-configuration scanOnPush=true",
+        )
+    scanning = (repository.get("imageScanningConfiguration") or {}).get("scanOnPush", False)
+    if environment.scan.require_scan and not scanning:
+        return found(
+            "repository",
+            Status.PROBLEM,
+            f"scan.require_scan is set but {environment.repository} does not scan on push: "
+            "every deploy would be refused",
+            f"aws ecr put-image-scanning-configuration --repository-name {environment.repository} "
+            "--image-scanning-configuration scanOnPush=true",
+        )
+    return found("repository", Status.OK, f"{repository['repositoryUri']}" + (" (scan on push)" if scanning else ""))
+
+
+def _alarms(environment: Environment, found: Found) -> list[Finding]:
+    if not environment.guard_alarms:
+        return [
+            found(
+                "guard alarms",
+                Status.WARNING,
+                "no guard_alarms: nothing rolls a bad release back on its own "
+                "(alarms tagged harbormaster:guards still do)",
+                "name the alarms that mean 'this release is bad' in guard_alarms",
+            )
+        ]
+    missing = guard_alarms.missing(environment.guard_alarms)
+    if missing:
+        return [
+            found(
+                "guard alarms",
+                Status.PROBLEM,
+                f"CloudWatch has no alarm named {', '.join(missing)}",
+                "create the alarm(s), or correct guard_alarms (names or ARNs)",
+            )
+        ]
+    return [found("guard alarms", Status.OK, f"{len(set(environment.guard_alarms))} found")]
+
+
+def _ecs(name: str, target: EcsTarget, found: Found) -> list[Finding]:
+    ecs = client("ecs")
+    described = ecs.describe_services(cluster=target.cluster, services=[target.service], include=["TAGS"])
+    services = [s for s in described.get("services", []) if s.get("status") == "ACTIVE"]
+    if not services:
+        return [
+            found(
+                "ecs service",
+                Status.PROBLEM,
+                f"no active service {target.service} in cluster {target.cluster}",
+                "create the service, or correct target.cluster / target.service",
+            )
+        ]
+    [service] = services
+    findings = [found("ecs service", Status.OK, f"{service['serviceArn']} ({service.get('desiredCount', 0)} tasks)")]
+    tags = {tag["key"]: tag["value"] for tag in service.get("tags", [])}
+    findings.append(_tagged("ecs service tag", service["serviceArn"], tags, name, found, "ecs"))
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    containers = [c["name"] for c in definition.get("containerDefinitions", [])]
+    if target.container not in containers:
+        findings.append(
+            found(
+                "ecs container",
+                Status.PROBLEM,
+                f"the task definition has no container {target.container!r} (it has {', '.join(containers)})",
+                "set target.container to the container whose image Harbormaster replaces",
+            )
+        )
+    else:
+        findings.append(found("ecs container", Status.OK, f"{target.container} in {definition['taskDefinitionArn']}"))
+    return findings
+
+
+def _tagged(check: str, arn: str, tags: dict[str, str], name: str, found: Found, service: str) -> Finding:
+    """Harbormaster's IAM policies act only on resources tagged `harbormaster:environment`."""
+    if ENVIRONMENT_TAG in tags:
+        return found(check, Status.OK, f"{ENVIRONMENT_TAG}={tags[ENVIRONMENT_TAG]}")
+    commands = {
+        "elbv2": f"aws elbv2 add-tags --resource-arns {arn} --tags Key={ENVIRONMENT_TAG},Value={name}",
+        "ecs": f"aws ecs tag-resource --resource-arn {arn} --tags key={ENVIRONMENT_TAG},value={name}",
+        "ec2": f"aws ec2 create-tags --resources {arn} --tags Key={ENVIRONMENT_TAG},Value={name}",
+    }
+    return found(
+        check,
+        Status.PROBLEM,
+        f"{arn.rsplit('/', 1)[-1]} is not tagged {ENVIRONMENT_TAG}: Harbormaster's role may not touch it",
+        commands[service],
+    )
+
+
+def _ec2(name: str, environment: Environment, target: Ec2Target, found: Found, probe_instances: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    group = _target_group(name, environment, target, found, findings)
+    if target.auto_scaling_group:
+        groups = client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[target.auto_scaling_group])
+        if not groups["AutoScalingGroups"]:
+            findings.append(
+                found(
+                    "auto scaling group",
+                    Status.PROBLEM,
+                    f"no Auto Scaling group {target.auto_scaling_group}",
+                    "correct target.auto_scaling_group",
+                )
+            )
+    if group is None and not target.auto_scaling_group and not target.instances:
+        return findings
+    members = _instances(target, group)
+    if not members:
+        findings.append(
+            found(
+                "instances",
+                Status.PROBLEM,
+                "no running instance found (target group, Auto Scaling group and tag selector)",
+                "register instances in the target group, or set target.auto_scaling_group / target.instances.tag",
+            )
+        )
+        return findings
+    findings.append(found("instances", Status.OK, f"{len(members)} running: {', '.join(members)}"))
+    findings.extend(_instance_tags(name, members, found))
+    online = _ssm_online(members)
+    for instance_id in members:
+        if instance_id not in online:
+            findings.append(
+                found(
+                    f"ssm {instance_id}",
+                    Status.PROBLEM,
+                    "not online in Systems Manager: commands cannot reach it",
+                    _SSM_AGENT_FIX,
+                )
+            )
+    reachable = [i for i in members if i in online]
+    if reachable and probe_instances:
+        findings.extend(_probe(environment, reachable, found))
+    elif reachable:
+        findings.append(
+            found("ssm", Status.OK, f"{len(reachable)} online (probe skipped: Docker and role not checked)")
+        )
+    return findings
+
+
+def _target_group(
+    name: str, environment: Environment, target: Ec2Target, found: Found, findings: list[Finding]
+) -> str | None:
+    if not (target.target_group_arn or target.target_group_name):
+        return None
+    try:
+        arn = target_group_arn(target)
+        [description] = client("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"]
+    except (DeployError, ClientError) as exc:
+        findings.append(
+            found(
+                "target group",
+                Status.PROBLEM,
+                str(exc),
+                "create the target group, or correct target.target_group_name / target_group_arn",
+            )
+        )
+        return None
+    findings.append(found("target group", Status.OK, arn))
+    tags = {tag["Key"]: tag["Value"] for tag in description.get("Tags", [])}
+    findings.append(_tagged("target group tag", arn, tags, name, found, "elbv2"))
+    timing = alb_timing.read(arn)
+    rollout = environment.rollout
+    deadlines = alb_timing.deadlines(timing, rollout.drain_seconds, rollout.health_timeout_seconds)
+    detail = (
+        f"drain {timing.deregistration_delay_seconds}s, healthy after {timing.health_check_interval_seconds}s x "
+        f"{timing.healthy_threshold_count}; deploys wait up to {deadlines.health_timeout_seconds}s for health"
+    )
+    if deadlines.warnings:
+        findings.append(
+            found(
+                "target group timing",
+                Status.WARNING,
+                "; ".join(deadlines.warnings),
+                f"raise rollout.health_timeout_seconds to {deadlines.health_timeout_seconds}, or shorten the "
+                "group's health check (interval x healthy threshold)",
+            )
+        )
+    else:
+        findings.append(found("target group timing", Status.OK, detail))
+    return arn
+
+
+def _instances(target: Ec2Target, group: str | None) -> list[str]:
+    return instances(target, group) if group is not None else _without_target_group(target)
+
+
+def _without_target_group(target: Ec2Target) -> list[str]:
+    """Instances of the ASG and tag selector alone (the target group is missing)."""
+    found: set[str] = set()
+    if target.auto_scaling_group:
+        for page in (
+            client("autoscaling")
+            .get_paginator("describe_auto_scaling_groups")
+            .paginate(AutoScalingGroupNames=[target.auto_scaling_group])
+        ):
+            for group in page["AutoScalingGroups"]:
+                found.update(i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService")
+    if target.instances:
+        filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in target.instances.tag.items()]
+        filters.append({"Name": "instance-state-name", "Values": ["running"]})
+        for page in client("ec2").get_paginator("describe_instances").paginate(Filters=filters):
+            for reservation in page["Reservations"]:
+                found.update(i["InstanceId"] for i in reservation["Instances"])
+    return sorted(found)
+
+
+def _instance_tags(name: str, members: list[str], found: Found) -> list[Finding]:
+    untagged = []
+    for page in client("ec2").get_paginator("describe_instances").paginate(InstanceIds=members):
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                tags = {tag["Key"] for tag in instance.get("Tags", [])}
+                if ENVIRONMENT_TAG not in tags:
+                    untagged.append(instance["InstanceId"])
+    if not untagged:
+        return [found("instance tags", Status.OK, f"all tagged {ENVIRONMENT_TAG}")]
+    return [
+        found(
+            "instance tags",
+            Status.PROBLEM,
+            f"{', '.join(sorted(untagged))} not tagged {ENVIRONMENT_TAG}: SendCommand would be refused",
+            f"aws ec2 create-tags --resources {' '.join(sorted(untagged))} --tags Key={ENVIRONMENT_TAG},Value={name}",
+        )
+    ]
+
+
+def _ssm_online(members: list[str]) -> set[str]:
+    online: set[str] = set()
+    paginator = client("ssm").get_paginator("describe_instance_information")
+    for start in range(0, len(members), 50):  # the InstanceIds filter takes up to 50
+        filters = [{"Key": "InstanceIds", "Values": members[start : start + 50]}]
+        for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 50}):
+            online.update(i["InstanceId"] for i in page["InstanceInformationList"] if i.get("PingStatus") == "Online")
+    return online
+
+
+def _probe(environment: Environment, reachable: list[str], found: Found) -> list[Finding]:
+    region = client("ssm").meta.region_name
+    path = environment.container.env_parameters_path
+    results = probe.run(reachable, region, environment.repository, path)
+    findings = []
+    for instance_id in reachable:
+        outcome: Any = results.get(instance_id)
+        if isinstance(outcome, str) or outcome is None:
+            findings.append(found(f"probe {instance_id}", Status.PROBLEM, outcome or "no answer", _SSM_AGENT_FIX))
+            continue
+        for check, reason in outcome.items():
+            fix = _PROBE_FIXES[check].format(repository=environment.repository, path=path)
+            status = Status.OK if reason is None else Status.PROBLEM
+            findings.append(found(f"{check} {instance_id}", status, reason or "ok", fix))
+    return findings

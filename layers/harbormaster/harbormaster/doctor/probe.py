@@ -1,0 +1,99 @@
+"""A read-only look from inside the instances: is Docker there, and may the instance role pull the
+image and read the environment's parameters? Asking the instance itself (rather than simulating
+IAM) also catches what policies alone do not show: permission boundaries, SCPs, missing VPC
+endpoints, a daemon that is installed but stopped.
+
+The probe is `AWS-RunShellScript`, sent once to up to 50 instances, and prints one line per check:
+
+    HM-CHECK docker ok
+    HM-CHECK ecr-pull fail An error occurred (AccessDeniedException) when calling ...
+
+It changes nothing: `docker info`, `aws ecr get-login-password` (the password is never printed),
+`aws ecr batch-get-image` of a tag that need not exist, `aws ssm get-parameters-by-path` with
+`--max-items 1` (values are never printed).
+"""
+
+from __future__ import annotations
+
+import shlex
+from contextlib import suppress
+from typing import Any
+
+from botocore.exceptions import WaiterError
+
+from harbormaster.clients import client
+
+CHECKS = ("docker", "ecr-pull", "parameter-read")
+MARK = "HM-CHECK"
+BATCH = 50  # SendCommand takes up to 50 instance ids
+WAIT = {"Delay": 2, "MaxAttempts": 60}  # the command_executed waiter: up to 2 minutes per instance
+
+
+def script(region: str, repository: str, parameters_path: str | None) -> list[str]:
+    """The probe's lines (AWS-RunShellScript `commands`)."""
+    region_q, repository_q = shlex.quote(region), shlex.quote(repository)
+    lines = [
+        "set -u",
+        "check() {",
+        "  name=$1; shift",
+        '  if out=$("$@" 2>&1 >/dev/null); then echo "' + MARK + ' $name ok"',
+        '  else echo "' + MARK + ' $name fail $(printf \'%s\' "$out" | tail -n 1 | cut -c1-300)"; fi',
+        "}",
+        "check docker docker info",
+        f"check ecr-pull aws ecr get-login-password --region {region_q}",
+        f"check ecr-pull aws ecr batch-get-image --region {region_q} --repository-name {repository_q}"
+        " --image-ids imageTag=harbormaster-doctor",
+    ]
+    if parameters_path:
+        lines.append(
+            f"check parameter-read aws ssm get-parameters-by-path --region {region_q}"
+            f" --path {shlex.quote(parameters_path)} --recursive --with-decryption --max-items 1"
+        )
+    return lines
+
+
+def parse(stdout: str) -> dict[str, str | None]:
+    """check → None when it passed, else the reason (a check that failed twice keeps the first)."""
+    results: dict[str, str | None] = {}
+    for line in stdout.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) < 3 or parts[0] != MARK or parts[1] not in CHECKS:
+            continue
+        name, outcome = parts[1], parts[2]
+        if outcome == "ok":
+            results.setdefault(name, None)
+        else:
+            reason = parts[3] if len(parts) > 3 else "failed"
+            if results.get(name) is None:
+                results[name] = reason
+    return results
+
+
+def run(instance_ids: list[str], region: str, repository: str, parameters_path: str | None) -> dict[str, Any]:
+    """instance → parsed checks, or the command's error text when the probe did not run."""
+    ssm = client("ssm")
+    outcome: dict[str, Any] = {}
+    lines = script(region, repository, parameters_path)
+    for start in range(0, len(instance_ids), BATCH):
+        batch = instance_ids[start : start + BATCH]
+        command = ssm.send_command(
+            InstanceIds=batch,
+            DocumentName="AWS-RunShellScript",
+            Comment="harbormaster doctor: read-only checks",
+            Parameters={"commands": lines, "executionTimeout": ["60"]},
+            TimeoutSeconds=60,
+        )["Command"]["CommandId"]
+        waiter = ssm.get_waiter("command_executed")
+        for instance_id in batch:
+            with suppress(WaiterError):  # a failed or timed-out probe still says what it can, below
+                waiter.wait(CommandId=command, InstanceId=instance_id, WaiterConfig=WAIT)
+            invocation = ssm.get_command_invocation(CommandId=command, InstanceId=instance_id)
+            checks = parse(invocation.get("StandardOutputContent", ""))
+            if checks:
+                outcome[instance_id] = checks
+            else:
+                outcome[instance_id] = (
+                    f"the probe did not run ({invocation['Status']}): "
+                    f"{invocation.get('StandardErrorContent', '').strip()[:300]}"
+                )
+    return outcome
