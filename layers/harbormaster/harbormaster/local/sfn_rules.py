@@ -1,0 +1,135 @@
+"""What Step Functions does and moto's interpreter does not.
+
+- An execution's history holds at most 25,000 events. The one that would be the 25,000th is
+  replaced by `ExecutionFailed` (`States.Runtime`, "The execution reached the maximum number of
+  history events (25000)."), and the execution ends FAILED: no Catch runs, nothing more happens.
+- `States.ALL` does not catch the terminal errors `States.DataLimitExceeded` and `States.Runtime`
+  (a state's input or output over 256 KB fails the execution however the state is guarded).
+  moto already raises DataLimitExceeded for payloads over 256 KB; its `States.ALL` caught it.
+- An error from inside a Map iteration or a Parallel branch keeps its name: a `States.*` error stays
+  one (moto turned it into a "custom" error, refused it and reported States.Runtime instead).
+- A closed execution's name stays taken for 90 days (moto: forever), on the engine's clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+from harbormaster import clock
+
+HISTORY_LIMIT = 25_000
+HISTORY_CAUSE = f"The execution reached the maximum number of history events ({HISTORY_LIMIT})."
+NAME_RESERVED = timedelta(days=90)
+_COUNTING = threading.RLock()
+_CLOSING = {"ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted", "ExecutionTimedOut"}
+
+
+def patches() -> list[Any]:
+    from moto.stepfunctions.exceptions import ExecutionAlreadyExists
+    from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    terminal = {StatesErrorNameType.StatesRuntime, StatesErrorNameType.StatesStatesDataLimitExceeded}
+    everything = StatesErrorName(typ=StatesErrorNameType.StatesALL)
+    original_equals = ErrorEqualsDecl._eval_body
+    original_add = EventManager.add_event
+    original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def error_equals(decl: Any, env: Any) -> None:
+        error = env.stack[-1] if env.stack else None
+        if everything in decl.error_names and isinstance(error, StatesErrorName) and error.typ in terminal:
+            env.stack.pop()
+            env.stack.append(False)  # States.ALL does not catch a terminal error
+            return
+        original_equals(decl, env)
+
+    def add_event(manager: Any, context: Any, event_type: Any, event_details: Any = None, **kwargs: Any) -> int:
+        with _COUNTING:  # Map iterations add events from several threads
+            return counted(manager, context, event_type, event_details, **kwargs)
+
+    def counted(manager: Any, context: Any, event_type: Any, event_details: Any = None, **kwargs: Any) -> int:
+        kind = str(getattr(event_type, "value", event_type))
+        if getattr(manager, "_harbormaster_exhausted", False):
+            if kind in _CLOSING:
+                return HISTORY_LIMIT  # the limit's ExecutionFailed is already the last event
+            raise _history_exhausted(context)
+        if manager._event_id_gen._next_id >= HISTORY_LIMIT and kind not in _CLOSING:
+            manager._harbormaster_exhausted = True
+            original_add(
+                manager,
+                context,
+                "ExecutionFailed",
+                {"executionFailedEventDetails": {"error": "States.Runtime", "cause": HISTORY_CAUSE}},
+            )
+            raise _history_exhausted(context)
+        return int(original_add(manager, context, event_type, event_details, **kwargs))
+
+    def reflect(communication: Any) -> None:
+        original_reflect(communication)
+        execution = communication.execution
+        execution._harbormaster_closed_at = clock.now()
+        if getattr(execution.exec_worker.env.event_manager, "_harbormaster_exhausted", False):
+            execution.exec_status = ExecutionStatus.FAILED
+            execution.error, execution.cause = "States.Runtime", HISTORY_CAUSE
+
+    def name_taken(machine: Any, name: str, execution_input: str) -> Any:
+        """moto's rule (the same name and input while RUNNING: that execution; else taken), for the
+        executions that closed less than 90 days ago."""
+        now = clock.now()
+        for execution in list(machine.executions):
+            closed = getattr(execution, "_harbormaster_closed_at", None)
+            if execution.name != name or (closed is not None and now - closed >= NAME_RESERVED):
+                continue
+            if execution_input == execution.execution_input and execution.status == "RUNNING":
+                return execution
+            raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution.execution_arn}'")
+        return None
+
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+
+    def nested_error_name(error_name: str) -> Any:
+        if error_name.startswith("States."):
+            return StatesErrorName.from_name(error_name)
+        return CustomErrorName(error_name=error_name)
+
+    return [
+        mock.patch.object(iteration_worker, "CustomErrorName", nested_error_name),
+        mock.patch.object(branches_decl, "CustomErrorName", nested_error_name),
+        mock.patch.object(ErrorEqualsDecl, "_eval_body", error_equals),
+        mock.patch.object(EventManager, "add_event", add_event),
+        mock.patch.object(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect),
+        mock.patch.object(StateMachine, "_handle_name_input_idempotency", name_taken),
+    ]
+
+
+def _history_exhausted(context: Any) -> Exception:
+    """What the state that hit the limit raises: a terminal States.Runtime failure."""
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    class _Env:  # FailureEvent reads only these two attributes of the environment
+        next_state_name = ""
+        event_history_context = context
+
+    details = {"executionFailedEventDetails": {"error": "States.Runtime", "cause": HISTORY_CAUSE}}
+    error = StatesErrorName(typ=StatesErrorNameType.StatesRuntime)
+    failure: Exception = FailureEventException(FailureEvent(_Env(), error, "ExecutionFailed", details))
+    return failure
