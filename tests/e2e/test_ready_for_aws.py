@@ -210,3 +210,50 @@ def test_require_scan_refuses_an_image_whose_scan_never_completes(tmp_path: Path
         assert set(world.images().values()) == {"v1"}
     finally:
         world.engine.stop()
+
+
+def test_the_deploy_state_machine_and_its_history_are_encrypted_with_the_stacks_own_key(engine: LocalEngine) -> None:
+    """The approval task token is in the execution history: reading it must need kms:Decrypt."""
+    sfn, kms, iam = boto3.client("stepfunctions"), boto3.client("kms"), boto3.client("iam")
+    arn = engine.stack.outputs["DeployStateMachineArn"]
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    encryption = described["encryptionConfiguration"]
+    key = kms.describe_key(KeyId=encryption["kmsKeyId"])["KeyMetadata"]
+    assert encryption["type"] == "CUSTOMER_MANAGED_KMS_KEY" and key["KeyManager"] == "CUSTOMER"
+    assert key["KeyId"] in engine.stack.physical_ids["StateMachineKey"]
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+    role = described["roleArn"].rsplit("/", 1)[-1]
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    statements = document["Statement"]
+    [uses_key] = [s for s in statements if "kms:Decrypt" in s["Action"]]
+    assert uses_key["Condition"]["StringEquals"] == {"kms:EncryptionContext:aws:states:stateMachineArn": arn}
+
+
+APPROVAL_RECORD_USERS = {"NotifyFunction", "FinalizeFunction", "SlackClickFunction"}
+
+
+def test_only_the_functions_that_need_them_can_reach_approval_records(engine: LocalEngine) -> None:
+    """Read from the template as CloudFormation gets it (moto's CloudFormation does not attach
+    managed policies to roles)."""
+    iam = boto3.client("iam")
+    [off_limits] = [
+        p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"] if "ApprovalRecordsOffLimits" in p["PolicyName"]
+    ]
+    document = json.dumps(iam.get_policy_version(PolicyArn=off_limits, VersionId="v1")["PolicyVersion"]["Document"])
+    assert '"APPROVAL#*"' in document and "dynamodb:Scan" in document
+    resources = engine.stack.cfn_template["Resources"]
+    checked = set()
+    for logical_id in engine.stack.functions:
+        role = resources[f"{logical_id}Role"]["Properties"]
+        inline = json.dumps(role.get("Policies", []))
+        attached = role.get("ManagedPolicyArns", [])
+        if logical_id in APPROVAL_RECORD_USERS:
+            assert {"Ref": "ApprovalRecordsOffLimits"} not in attached, logical_id
+        elif "dynamodb:" in inline and "dynamodb:LeadingKeys" not in inline:
+            assert {"Ref": "ApprovalRecordsOffLimits"} in attached, (
+                f"{logical_id} can read approval records (task tokens)"
+            )
+            checked.add(logical_id)
+    assert {"PrepareFunction", "AlarmFunction", "SchedulerFunction", "SlackForwarderFunction"} <= checked
+    assert "states:StopExecution" not in json.dumps(resources["SlackClickFunctionRole"])

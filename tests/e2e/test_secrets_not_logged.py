@@ -21,7 +21,7 @@ def test_no_secret_or_task_token_is_ever_logged_or_posted(tmp_path: pytest.TempP
     try:
         _, release_id = waiting(world, "v2")
         table = boto3.resource("dynamodb").Table(engine.stack.outputs["TableName"])
-        token = table.get_item(Key={"pk": "ENV#api-prod", "sk": f"APPROVAL#{release_id}"})["Item"]["task_token"]
+        token = table.get_item(Key={"pk": "APPROVAL#api-prod", "sk": release_id})["Item"]["task_token"]
         status, answer, _ = engine.click("approve", value(release_id), APPROVER)
         assert status == 200, answer
         engine.settle()

@@ -102,7 +102,7 @@ def test_the_endpoint_answers_at_once_and_the_click_is_carried_out_afterwards(wo
     call, nothing posted); the decision is the queue worker's."""
     _, release_id = waiting(world)
     table = boto3.resource("dynamodb").Table(world.engine.stack.outputs["TableName"])
-    key = {"pk": f"ENV#{ENV}", "sk": f"APPROVAL#{release_id}"}
+    key = {"pk": f"APPROVAL#{ENV}", "sk": release_id}
     before = table.get_item(Key=key)["Item"]
     slack_before = len(world.engine.slack.requests)
     payload = slack_clicks.block_actions("approve", value(release_id), APPROVER, world.engine.slack.webhook_url("u"))
@@ -222,7 +222,7 @@ EXPECTED = {
 def test_bad_requests_are_refused_with_the_right_status_and_no_side_effect(world: World) -> None:
     _, release_id = waiting(world)
     table = boto3.resource("dynamodb").Table(world.engine.stack.outputs["TableName"])
-    key = {"pk": f"ENV#{ENV}", "sk": f"APPROVAL#{release_id}"}
+    key = {"pk": f"APPROVAL#{ENV}", "sk": release_id}
     before = table.get_item(Key=key)["Item"]
     for case, (headers, body) in refusals(world, release_id).items():
         status, _, _ = world.engine.click("approve", {}, APPROVER, headers=headers, body=body)

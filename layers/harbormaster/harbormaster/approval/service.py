@@ -134,7 +134,7 @@ def _waiting(
     record = approvals.get(environment, release_id) if release_id else approvals.pending(environment)
     if record is None:
         return Answer(404, f"no deploy of {environment} is waiting for approval")
-    record["release_id"] = str(record["sk"]).split("#", 1)[1]
+    record["release_id"] = str(record["sk"])
     if record.get("status") != "PENDING":
         return _already(record)
     return record

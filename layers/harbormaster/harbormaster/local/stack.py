@@ -88,11 +88,10 @@ def translate(template_path: Path, region: str) -> tuple[dict[str, Any], dict[st
         elif kind == "AWS::Serverless::LayerVersion":
             props["ContentUri"] = f"s3://{CODE_BUCKET}/{logical_id}.zip"
         elif kind == "AWS::Serverless::StateMachine" and "DefinitionUri" in props:
-            asl_path = root / str(props.pop("DefinitionUri"))
-            try:
-                props["Definition"] = json.loads(asl_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise TemplateError(f"cannot read state machine {asl_path}: {exc}") from exc
+            props["Definition"] = json.loads(_read_asl(root / str(props.pop("DefinitionUri"))))
+        elif kind == "AWS::StepFunctions::StateMachine" and isinstance(props.get("DefinitionS3Location"), str):
+            # A local path, which `sam package` uploads; the engine reads it in place.
+            props["DefinitionString"] = _read_asl(root / str(props.pop("DefinitionS3Location")))
     # SAM's translator records usage metrics it never publishes locally, and warns about it.
     logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
     iam = boto3.client("iam", region_name=region)
@@ -101,6 +100,15 @@ def translate(template_path: Path, region: str) -> tuple[dict[str, Any], dict[st
     except Exception as exc:  # the translator raises its own family of errors
         raise TemplateError(f"SAM could not translate {template_path}: {exc}") from exc
     return cfn, code
+
+
+def _read_asl(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise TemplateError(f"cannot read state machine {path}: {exc}") from exc
+    return text
 
 
 def provision(
@@ -157,6 +165,7 @@ def _provision(
             stack.physical_ids[logical_id] = stack.state_machines[logical_id]
 
     _take_over_queue_mappings(region)
+    _policies_as_text(account, region)
     lambda_client = boto3.client("lambda", region_name=region)
     for logical_id, (code_dir, handler) in code.items():
         name = stack.physical_ids[logical_id]
@@ -228,10 +237,37 @@ def _state_machine(moto_resource: Any, resource: dict[str, Any], resources: Any,
     unresolved = re.findall(r"\$\{([A-Za-z0-9_]+)\}", definition)
     if unresolved:
         raise TemplateError(f"state machine {moto_resource.name}: no substitution for {sorted(set(unresolved))}")
-    response = boto3.client("stepfunctions", region_name=region).create_state_machine(
-        name=moto_resource.name, definition=definition, roleArn=moto_resource.roleArn
+    encryption = clean_json(props.get("EncryptionConfiguration"), resources)
+    sfn: Any = boto3.client("stepfunctions", region_name=region)
+    response = sfn.create_state_machine(
+        name=moto_resource.name,
+        definition=definition,
+        roleArn=moto_resource.roleArn,
+        **({"encryptionConfiguration": _encryption(encryption)} if encryption else {}),
     )
     return str(response["stateMachineArn"])
+
+
+def _encryption(configuration: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's EncryptionConfiguration as the API takes it."""
+    keys = {"Type": "type", "KmsKeyId": "kmsKeyId", "KmsDataKeyReusePeriodSeconds": "kmsDataKeyReusePeriodSeconds"}
+    return {keys[k]: int(v) if k == "KmsDataKeyReusePeriodSeconds" else v for k, v in configuration.items()}
+
+
+def _policies_as_text(account: str, region: str) -> None:
+    """KMS and IAM keep policies as JSON documents (text); moto's CloudFormation keeps the
+    template's objects, and DescribeKey, GetKeyPolicy and GetRolePolicy then break or answer
+    Python reprs. Store what AWS stores."""
+    from moto.iam.models import iam_backends
+    from moto.kms.models import kms_backends
+
+    for key in kms_backends[account][region].keys.values():
+        if not isinstance(key.policy, str):
+            key.policy = json.dumps(key.policy)
+    for role in iam_backends[account]["global"].roles.values():
+        for name, document in list(role.policies.items()):
+            if not isinstance(document, str):
+                role.policies[name] = json.dumps(document)
 
 
 def _take_over_queue_mappings(region: str) -> None:

@@ -23,8 +23,7 @@ def publish_problem(topic_arn: str, service_principal: str, region: str) -> str 
     if key.startswith("alias/aws/") or key.endswith(":alias/aws/sns"):
         return f"{topic_arn} is encrypted with the AWS-managed key {key}, which {service_principal} cannot use"
     kms = boto3.client("kms", region_name=region)
-    policy = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
-    policy = json.loads(policy) if isinstance(policy, str) else policy  # moto keeps CloudFormation's object
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
     if not any(_allows(statement, service_principal) for statement in policy.get("Statement", [])):
         return f"the key policy of {key} does not let {service_principal} use it (kms:GenerateDataKey*, kms:Decrypt)"
     return None

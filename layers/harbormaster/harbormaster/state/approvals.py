@@ -1,7 +1,10 @@
 """Approval requests in the single table. The task token stays here, never in a Slack message.
 
-ENV#<env> / APPROVAL#<release id>   status PENDING|APPROVED|REJECTED, the task token, the approvers
-                                     so far, who decided and when
+APPROVAL#<env> / <release id>   status PENDING|APPROVED|REJECTED, the task token, the approvers so
+                                 far, who decided and when
+
+Approval records have a partition of their own so that IAM can keep them from every function that
+has no business with task tokens (`dynamodb:LeadingKeys` in the template's ApprovalRecordsOffLimits).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from boto3.dynamodb.conditions import Attr, Key
 from harbormaster import clock
 from harbormaster.state.store import conditional, items_table, plain
 
+PARTITION = "APPROVAL#"
+
 
 def _key(environment: str, release_id: str) -> dict[str, str]:
-    return {"pk": f"ENV#{environment}", "sk": f"APPROVAL#{release_id}"}
+    return {"pk": f"{PARTITION}{environment}", "sk": release_id}
 
 
 def open_request(
@@ -44,7 +49,7 @@ def get(environment: str, release_id: str) -> dict[str, Any] | None:
 def pending(environment: str) -> dict[str, Any] | None:
     """The newest approval request of the environment that is still PENDING."""
     found = items_table().query(
-        KeyConditionExpression=Key("pk").eq(f"ENV#{environment}") & Key("sk").begins_with("APPROVAL#"),
+        KeyConditionExpression=Key("pk").eq(f"{PARTITION}{environment}"),
         FilterExpression=Attr("status").eq("PENDING"),
         ScanIndexForward=False,
         ConsistentRead=True,

@@ -76,7 +76,9 @@ def _holder(environment: str) -> str | None:
 
 def _is_running(execution_arn: str) -> bool:
     try:
-        status = client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+        # METADATA_ONLY: the status without the (KMS-encrypted) input and output, so no kms:Decrypt.
+        described = client("stepfunctions").describe_execution(executionArn=execution_arn, includedData="METADATA_ONLY")
+        status = described["status"]
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
             return False
