@@ -76,5 +76,5 @@ def test_demo_narrates_the_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert "circuit breaker rolled the service back to codemate-frontend:2" in out
     assert "Schedule stopped resources — office-hours" in out and "Schedule started resources" in out
     assert "Approval needed — api-prod" in out and "[Approve] [Reject]" in out
-    assert "U01ABC clicks Reject: HTTP 200" in out and "HTTP 403" in out
+    assert "U01ABC clicks Reject: HTTP 200" in out and "told privately: <@U0INTERN> is not an approver" in out
     assert "🔴 harbormaster-alert-dlq-not-empty: ALARM" in out  # a self-alarm reached Slack

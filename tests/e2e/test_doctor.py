@@ -169,3 +169,6 @@ def test_sendcommand_to_an_instance_without_ssm_agent_is_refused_as_aws_does(eng
     assert listed["InstanceInformationList"] == []
     with pytest.raises(ssm.exceptions.ClientError, match="between 5 and 50"):
         ssm.describe_instance_information(MaxResults=51)
+    [online] = engine.fleet.launch(1, "bootstrap")
+    with pytest.raises(ssm.exceptions.InvalidParameters, match="ImageUri"):  # AWS-RunShellScript's own parameters
+        ssm.send_command(InstanceIds=[online], DocumentName="AWS-RunShellScript", Parameters={"ImageUri": ["x"]})

@@ -14,14 +14,18 @@ from harbormaster.clients import client
 from harbormaster.local import LocalEngine
 
 pytestmark = pytest.mark.e2e
-V1, V2, BAD = "repo@sha256:" + "1" * 64, "repo@sha256:" + "2" * 64, "repo@sha256:" + "b" * 64
+REGISTRY = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/repo@sha256:"
+V1, V2, BAD = REGISTRY + "1" * 64, REGISTRY + "2" * 64, REGISTRY + "b" * 64
 
 
 def deploy_command(instance: str, image: str) -> dict[str, Any]:
+    """The stack's deploy document, as the instance step sends it (the fleet reads `ImageUri`)."""
+    [stack] = boto3.client("cloudformation").describe_stacks(StackName="harbormaster")["Stacks"]
+    [document] = [o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "DeployDocumentName"]
     ssm = boto3.client("ssm")
-    command_id = ssm.send_command(
-        InstanceIds=[instance], DocumentName="AWS-RunShellScript", Parameters={"ImageUri": [image]}
-    )["Command"]["CommandId"]
+    command_id = ssm.send_command(InstanceIds=[instance], DocumentName=document, Parameters={"ImageUri": [image]})[
+        "Command"
+    ]["CommandId"]
     return ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)
 
 

@@ -88,9 +88,22 @@ def _matches(pattern: re.Pattern[str], value: Any) -> bool:
     return all(pattern.fullmatch(str(item)) is not None for item in values)
 
 
-def send_command_problem(document: Any, parameters: dict[str, list[str]] | None) -> str | None:
-    """Why SSM would refuse these parameters for `document` (moto's Document), or None."""
-    declared: dict[str, Any] = (document.content_json or {}).get("parameters") or {}
+# AWS-owned documents moto does not have: their parameters, as AWS declares them.
+AWS_DOCUMENTS: dict[str, dict[str, Any]] = {
+    "AWS-RunShellScript": {
+        "commands": {"type": "StringList"},
+        "workingDirectory": {"type": "String", "default": ""},
+        "executionTimeout": {
+            "type": "String",
+            "default": "3600",
+            "allowedPattern": "([1-9][0-9]{0,4})|(1[0-6][0-9]{4})|(17[0-1][0-9]{3})|(172[0-7][0-9]{2})|(172800)",
+        },
+    }
+}
+
+
+def send_command_problem(declared: dict[str, Any], parameters: dict[str, list[str]] | None) -> str | None:
+    """Why SSM would refuse these parameters for a document that declares `declared`, or None."""
     given = parameters or {}
     for name in given:
         if name not in declared:
@@ -119,10 +132,11 @@ def check_send_command(
 
     if document_name:
         document = backend._documents.get(document_name)
+        declared = AWS_DOCUMENTS.get(document_name)
         if document is not None:
-            problem = send_command_problem(document.get_default_version(), parameters)
-            if problem:
-                raise _SsmError("InvalidParameters", problem)
+            declared = (document.get_default_version().content_json or {}).get("parameters") or {}
+        if declared is not None and (problem := send_command_problem(declared, parameters)):
+            raise _SsmError("InvalidParameters", problem)
     ec2 = ec2_backends[backend.account_id][backend.region_name]
     states = {i.id: i.state for r in ec2.reservations.values() for i in r.instances}
     not_running = [i for i in instance_ids if states.get(i) != "running" or i in (without_agent or [])]
