@@ -123,6 +123,29 @@ def test_pushes_during_a_deploy_wait_and_the_newest_wins(tmp_path: Path, capsys:
         slow.engine.stop()
 
 
+def test_a_digest_queued_twice_starts_both_times(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Queued executions are named after the queued request, not the digest: the second queueing of
+    an image within 90 days (closed names stay taken) still starts."""
+    slow = start_world(tmp_path, config=config(drain_seconds=1))
+    try:
+        engine = slow.engine
+        engine.push_image(REPO, "v2", wait=False)
+        _wait_for(lambda: lock_item() is not None)
+        b, _ = engine.push_image(REPO, "v3", content="image-b", wait=False)  # waits behind v2
+        engine.settle()
+        engine.push_image(REPO, "v4", wait=False)
+        _wait_for(lambda: lock_item() is not None)
+        engine.push_image(REPO, "v3-again", digest=b, wait=False)  # the same image waits again
+        engine.settle()
+
+        by_tag = {r["tag"]: r["status"] for r in history(capsys)}
+        assert by_tag == {"v2": "SUCCEEDED", "v3": "SUCCEEDED", "v4": "SUCCEEDED", "v3-again": "SUCCEEDED"}
+        assert set(slow.images().values()) == {slow.image(b)}
+        assert all(e.status == "SUCCEEDED" for e in engine.executions())
+    finally:
+        slow.engine.stop()
+
+
 def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -130,11 +153,32 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def test_the_same_push_twice_starts_one_execution(world: World) -> None:
+def test_the_running_image_pushed_again_is_skipped_with_the_reason(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new push event of the digest that runs (another tag, or again): its own execution, which
+    Prepare ends as SKIPPED without touching the fleet. (The same *event* twice starts nothing:
+    test_first_path.)"""
     digest, _ = world.engine.push_image(REPO, "v2", content="fixed")
-    again = world.engine.push_image(REPO, "v2", digest=digest)[1]
-    assert again.executions == []
-    assert len(world.engine.executions()) == 1
+    commands = len(world.engine.fleet.commands)
+    again = world.engine.push_image(REPO, "v2-alias", digest=digest)[1]
+    assert [e.status for e in again.executions] == ["SUCCEEDED"]
+    assert len(world.engine.fleet.commands) == commands
+    skipped, deployed = history(capsys)[:2]
+    assert (
+        skipped["status"] == "SKIPPED" and f"release {deployed['release_id']} deployed this image" in skipped["reason"]
+    )
+
+
+def test_a_digest_deployed_before_deploys_again_after_another_release(world: World) -> None:
+    """A revert commit that rebuilds the same image: the digest had a deploy execution before, and
+    its name must not stop the new one (a closed execution's name stays taken for 90 days)."""
+    a, _ = world.engine.push_image(REPO, "v2", content="image-a")
+    b, _ = world.engine.push_image(REPO, "v3", content="image-b")
+    assert set(world.images().values()) == {world.image(b)}
+    _, report = world.engine.push_image(REPO, "v4", digest=a)
+    assert [e.status for e in report.executions] == ["SUCCEEDED"]
+    assert set(world.images().values()) == {world.image(a)}
 
 
 def test_deadlines_follow_the_target_group_on_the_virtual_clock(

@@ -37,7 +37,7 @@ def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine
     }
     [execution] = report.executions
     assert execution.status == "SUCCEEDED"
-    assert execution.name == "sample-7f5b2640fe6fb4f4"
+    assert execution.name.startswith("sample-7f5b2640fe6fb4f4-")  # environment, digest, the event
     started, succeeded = engine.slack.delivered("deployments")
     assert "Deploy started" in started.body["text"] and "Deploy succeeded" in succeeded.body["text"]
     assert "sha256:7f5b2640fe6f" in json.dumps(started.body)

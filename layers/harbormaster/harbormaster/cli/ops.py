@@ -84,7 +84,7 @@ def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, ima
         requested_at=clock.now(),
         force=force,
     )
-    name = f"{execution_name(environment, digest)[:50]}-m{clock.now():%Y%m%d%H%M%S%f}"
+    name = execution_name(environment, digest, f"manual:{request.actor}:{request.requested_at.isoformat()}")
     response = client("stepfunctions").start_execution(
         stateMachineArn=stack.state_machine_arn,
         name=name,

@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
 from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy.models import DeployPlan
 from harbormaster.deploy.publish import publish_image
 from harbormaster.deploy.router import execution_name
-from harbormaster.observability import metrics
+from harbormaster.observability import logger, metrics
 from harbormaster.state import approvals, ledger, lock
 
 _PHASES = {
@@ -146,10 +147,18 @@ def _release_and_next(environment: str, execution_arn: str, state_machine_arn: s
     waiting = ledger.take_pending(environment)
     if waiting is None:
         return None
-    name = f"{execution_name(environment, waiting['image']['digest'])}-q"
-    client("stepfunctions").start_execution(
-        stateMachineArn=state_machine_arn, name=name, input=json.dumps({"request": waiting})
-    )
+    # Named after the queued request itself: a digest queued again later is a new name, and a
+    # retried Finalize that already started this one finds it (the same name and input).
+    occurrence = f"queued:{waiting.get('event_id') or ''}:{waiting.get('requested_at')}"
+    name = execution_name(environment, waiting["image"]["digest"], occurrence)
+    try:
+        client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps({"request": waiting})
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+            raise
+        logger.info("the queued image was already started", extra={"execution_name": name})
     return name
 
 

@@ -20,6 +20,17 @@ from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import ledger, lock
 
 
+def _already_running(request: DeployRequest) -> str | None:
+    """The current release, when a push asks for the digest it already runs (the same image pushed
+    under another tag, or again) and no other deploy is under way: while one is, the push waits
+    in the queue like any other and is judged when it runs. Manual deploys and rollbacks redeploy
+    it anyway."""
+    if request.trigger != "push" or request.force or lock.holder(request.environment):
+        return None
+    current = ledger.current(request.environment) or {}
+    return str(current["release_id"]) if current.get("digest") == request.image.digest else None
+
+
 def release_id_for(request: DeployRequest, now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{request.image.digest.split(':', 1)[-1][:12]}"
 
@@ -37,6 +48,14 @@ def prepare(
     quarantined = ledger.quarantined(request.environment, request.image.digest)
     if quarantined and request.trigger != "rollback" and not request.force:
         reason = f"quarantined: rolled back in {quarantined['release_id']} ({quarantined['reason']}); deploy --force"
+        ledger.record_release(
+            request.environment,
+            release_id,
+            {**base, "status": "SKIPPED", "reason": reason, "finished_at": moment.isoformat()},
+        )
+        return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
+    if (running := _already_running(request)) is not None:
+        reason = f"already running: release {running} deployed this image"
         ledger.record_release(
             request.environment,
             release_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -24,10 +25,18 @@ class RoutedDeploy:
     duplicate: bool
 
 
-def execution_name(environment: str, digest: str) -> str:
-    """Deterministic: the same image for the same environment always gets the same name."""
+def execution_name(environment: str, digest: str, occurrence: str) -> str:
+    """Deterministic per *occurrence* (an event id, a queueing): the same event delivered twice gets
+    the same name, so it starts nothing twice; a later push of the same digest is a new occurrence
+    and starts its own deploy (a closed execution's name stays taken for 90 days). Prepare decides
+    what a push of the digest already running means.
+
+    >>> execution_name("api-dev", "sha256:" + "ab" * 32, "6a7e8feb-b491-4cf7-a9f1-bf3703467718")
+    'api-dev-abababababababab-ab5d5fa1bb36'
+    """
     hex_digest = digest.split(":", 1)[-1]
-    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{environment[:60]}-{hex_digest[:16]}")
+    key = hashlib.sha256(occurrence.encode()).hexdigest()[:12]
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{environment[:48]}-{hex_digest[:16]}-{key}")
 
 
 def route_push(event: EcrImageActionEvent, config: HarbormasterConfig, state_machine_arn: str) -> list[RoutedDeploy]:
@@ -58,7 +67,7 @@ def _start(environment: str, image: ImageRef, event: EcrImageActionEvent, state_
         event_id=event.id,
         requested_at=event.time,
     )
-    name = execution_name(environment, image.digest)
+    name = execution_name(environment, image.digest, event.id)
     try:
         response = client("stepfunctions").start_execution(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps({"request": request.model_dump(mode="json")})
@@ -66,7 +75,7 @@ def _start(environment: str, image: ImageRef, event: EcrImageActionEvent, state_
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
-        logger.info("duplicate: this image already has a deploy execution", extra={"execution_name": name})
+        logger.info("duplicate: this push event already started a deploy", extra={"execution_name": name})
         return RoutedDeploy(environment, name, None, duplicate=True)
     logger.info("deploy started", extra={"environment": environment, "execution_arn": response["executionArn"]})
     return RoutedDeploy(environment, name, response["executionArn"], duplicate=False)
