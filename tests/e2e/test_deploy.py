@@ -146,6 +146,20 @@ def test_a_digest_queued_twice_starts_both_times(tmp_path: Path, capsys: pytest.
         slow.engine.stop()
 
 
+def test_a_deploy_that_cannot_announce_its_start_fails_cleanly_and_frees_the_environment(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NotifyStarted fails (the alert topic is gone) after Prepare took the lock: the deploy ends
+    FAILED in the ledger, nothing was touched, and the lock is free for the next push."""
+    boto3.client("sns").delete_topic(TopicArn=world.engine.stack.outputs["AlertTopicArn"])
+    _, report = world.engine.push_image(REPO, "v2")
+    assert [e.status for e in report.executions] == ["FAILED"]
+    assert lock_item() is None
+    [release] = history(capsys)
+    assert release["status"] == "FAILED"
+    assert set(world.images().values()) == {"v1"} and world.engine.fleet.commands == []
+
+
 def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
