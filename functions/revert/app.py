@@ -17,18 +17,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     plan = DeployPlan.model_validate(event["plan"])
     logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
     logger.set_correlation_id(plan.release_id)
-    tasks, warning = revert_tasks(plan)
+    batches, warning = revert_tasks(plan)
     service = revert_service(plan)
     logger.warning(
         "reverting",
         extra={
-            "instances": [t.instance_id for t in tasks],
+            "batches": [[t.instance_id for t in batch] for batch in batches],
             "service": service.note or service.task_definition_arn if service else None,
             "warning": warning,
         },
     )
     return {
-        "instances": [t.model_dump(mode="json") for t in tasks],
+        "batches": [[t.model_dump(mode="json") for t in batch] for batch in batches],
         "ecs": service.model_dump(mode="json") if service else None,
         "warning": warning,
     }

@@ -78,6 +78,25 @@ def test_a_failing_ssm_command(world: World, capsys: pytest.CaptureFixture[str])
     assert lock_item() is None
 
 
+def test_a_failure_in_the_last_batch_is_reverted_batch_by_batch_never_below_min_healthy(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three batches succeed, the fourth fails: the revert puts the failed batch back first (it is
+    out of service already), then each earlier batch on its own, never all four out at once."""
+    v2, _ = world.engine.push_image(REPO, "v2")
+    world.engine.fleet.fail_next_command(world.instances[3])  # the last batch (batch: 1, sorted)
+    first_point, first_command = len(world.engine.fleet.timeline), len(world.engine.fleet.commands)
+    _, report = world.engine.push_image(REPO, "v3")
+
+    assert [e.status for e in report.executions] == ["FAILED"]
+    assert set(world.images().values()) == {world.image(v2)}
+    points = [p for p in world.engine.fleet.timeline[first_point:] if p.target_group == world.target_group]
+    assert min(len(p.healthy & p.registered) for p in points) >= math.ceil(4 * 0.5)
+    reverts = [(i, image) for i, image, _ in world.engine.fleet.commands[first_command:] if image == world.image(v2)]
+    assert [i for i, _ in reverts] == list(reversed(world.instances))  # newest batch first, one at a time
+    assert history(capsys)[0]["reverted"] == sorted(world.instances)
+
+
 def test_a_target_that_never_turns_healthy_times_out(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     v2, _ = world.engine.push_image(REPO, "v2")
     world.engine.fleet.never_healthy(world.instances[0])

@@ -8,8 +8,12 @@ from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
 from harbormaster.state import ledger
 
 
-def revert_tasks(plan: DeployPlan) -> tuple[list[InstanceTask], str | None]:
-    """The instance tasks that restore the previous image, and a warning when none can."""
+def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None]:
+    """The instance tasks that restore the previous image, in batches, and a warning when none can.
+
+    The batches are the rollout's own, newest first: the batch that failed (its instances are out
+    of service or unhealthy already) goes back first, then each earlier batch, one at a time, so a
+    revert never has more instances out than the rollout allowed (`min_healthy`)."""
     if plan.target_type == "ecs":
         return [], None  # see revert_service
     release = ledger.get_release(plan.request.environment, plan.release_id) or {}
@@ -26,22 +30,28 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[InstanceTask], str | None]:
     template = next((task for batch in plan.batches for task in batch), None)
     if template is None:
         return [], None
-    tasks = [
-        template.model_copy(
-            update={
-                "instance_id": instance_id,
-                "image_uri": plan.previous.image_uri,
-                "phase": "start",
-                "record_touch": False,
-                "command_id": None,
-                "deadline": None,
-                "note": None,
-                "batch": 0,
-            }
-        )
-        for instance_id in sorted(touched)
+    planned = [[task.instance_id for task in batch if task.instance_id in touched] for batch in plan.batches]
+    unplanned = sorted(touched - {instance for batch in planned for instance in batch})  # e.g. a fleet change
+    order = [batch for batch in [*reversed(planned), unplanned] if batch]
+    batches = [
+        [
+            template.model_copy(
+                update={
+                    "instance_id": instance_id,
+                    "image_uri": plan.previous.image_uri,
+                    "phase": "start",
+                    "record_touch": False,
+                    "command_id": None,
+                    "deadline": None,
+                    "note": None,
+                    "batch": number,
+                }
+            )
+            for instance_id in sorted(batch)
+        ]
+        for number, batch in enumerate(order)
     ]
-    return tasks, None
+    return batches, None
 
 
 def revert_service(plan: DeployPlan) -> ServiceTask | None:
