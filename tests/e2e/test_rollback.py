@@ -70,9 +70,11 @@ def test_an_alarm_inside_the_window_rolls_back_and_quarantines(
     assert any(t.startswith("⏪ Rollback started") for t in texts)
     assert any(t.startswith("✅ Rollback succeeded") for t in texts)
 
-    # pushing v2 again is skipped as quarantined; `deploy --force` deploys it
+    # pushing v2 again is skipped as quarantined (a new push event: its own execution, which Prepare
+    # ends); so is a manual deploy; `deploy --force` deploys it
     again = world.engine.push_image(REPO, "v2", digest=v2)[1]
-    assert [e.status for e in again.executions] == []  # same digest, same name: the router dedupes
+    assert [e.status for e in again.executions] == ["SUCCEEDED"]
+    assert history(capsys)[0]["status"] == "SKIPPED" and "quarantined" in history(capsys)[0]["reason"]
     capsys.readouterr()
     assert main(["deploy", ENV, "v2"]) == 0
     world.engine.settle()
@@ -207,6 +209,30 @@ def test_manual_rollback_to_a_tag(world: World, capsys: pytest.CaptureFixture[st
     world.engine.settle()
     assert set(world.images().values()) == {world.image(v1)}
     assert {r["tag"]: r["status"] for r in history(capsys) if r["trigger"] != "rollback"}["v3"] == "ROLLED_BACK"
+
+
+def test_two_manual_rollbacks_of_one_release_start_one(world: World) -> None:
+    """A second click (or the CLI) before the first rollback finished: the release is still the
+    current one, so only the claim can refuse it. Both calls run back to back against a state
+    machine that does nothing, so no rollback execution can change the ledger in between."""
+    from harbormaster.cli import ops
+    from harbormaster.config import load_config
+    from harbormaster.rollback.manual import RollbackRefused, manual_rollback
+
+    push(world, "v1")
+    push(world, "v2")
+    ops.Stack.find()
+    idle = boto3.client("stepfunctions").create_state_machine(
+        name="idle",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/idle",
+    )["stateMachineArn"]
+    config = load_config(str(world.engine.config_path))
+    manual_rollback(config, idle, ENV, None, actor="slack:U01ABC")
+    with pytest.raises(RollbackRefused, match=r"already being rolled back \(manual:slack:U01ABC\)"):
+        manual_rollback(config, idle, ENV, None, actor="cli:ops")
+    response = alarm_response(world.engine.send_event(alarm_event()))
+    assert response["decisions"][0]["action"] == "already_rolled_back"  # nor can an alarm
 
 
 @pytest.mark.parametrize("sample", ["single-metric", "metric-math", "anomaly-detection", "composite-with-suppressor"])
