@@ -97,6 +97,29 @@ def test_a_failure_in_the_last_batch_is_reverted_batch_by_batch_never_below_min_
     assert history(capsys)[0]["reverted"] == sorted(world.instances)
 
 
+def test_status_shows_each_instance_and_whether_it_converged(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from harbormaster.cli.main import main
+
+    v2, _ = world.engine.push_image(REPO, "v2")
+    world.engine.fleet.never_healthy(world.instances[1])  # v3 fails there, and the revert cannot cure it
+    world.engine.push_image(REPO, "v3")
+    capsys.readouterr()
+    assert main(["status", ENV, "--output", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    by_instance = {i["instance"]: i for i in row["instances"]}
+    assert set(by_instance) == set(world.instances)
+    assert all(i["image"] == v2[:19] for i in by_instance.values())  # the revert put v2 back everywhere
+    assert [i for i, r in by_instance.items() if not r["converged"]] == [world.instances[1]]
+    assert by_instance[world.instances[1]]["target"] == "unhealthy"
+    # One instance the revert could not cure did not stop it: the others are back, and it is named.
+    failed = history(capsys)[0]
+    assert f"the revert could not restore {world.instances[1]}" in failed["reason"]
+    assert world.instances[1] not in failed["reverted"] and world.instances[0] in failed["reverted"]
+    assert main(["status", ENV]) == 0
+    table = capsys.readouterr().out
+    assert "CONVERGED" in table and world.instances[1] in table
+
+
 def test_a_target_that_never_turns_healthy_times_out(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     v2, _ = world.engine.push_image(REPO, "v2")
     world.engine.fleet.never_healthy(world.instances[0])

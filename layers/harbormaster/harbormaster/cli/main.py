@@ -228,11 +228,19 @@ def _status(args: argparse.Namespace) -> int:
 
     try:
         ops.Stack.find(args.stack)
-        rows = ops.status_rows(_operator_config(args), args.environment)
+        config = _operator_config(args)
+        rows = ops.status_rows(config, args.environment)
+        if args.environment:  # one environment: each instance too, to see convergence
+            rows[0]["instances"] = ops.instance_rows(config, args.environment)
     except ops.OperatorError as exc:
         raise BadInput(str(exc)) from None
-    columns = ["environment", "current_release", "current_image", "deploying", "progress"]
-    print(json.dumps(rows, indent=2) if args.output == "json" else ops.table(rows, columns))
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    print(ops.table(rows, ["environment", "current_release", "current_image", "deploying", "progress"]))
+    if rows and rows[0].get("instances"):
+        print()
+        print(ops.table(rows[0]["instances"], ["instance", "image", "release", "target", "converged"]))
     return EXIT_OK
 
 

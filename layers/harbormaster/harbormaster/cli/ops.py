@@ -70,6 +70,45 @@ def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dic
     return rows
 
 
+def instance_rows(config: HarbormasterConfig, environment: str) -> list[dict[str, Any]]:
+    """Each instance of an EC2 environment: the image Harbormaster last put on it, the target
+    group's view of it, and whether it is converged (on the current release and healthy)."""
+    from harbormaster.config.models import Ec2Target
+    from harbormaster.deploy import targets
+    from harbormaster.deploy.exceptions import DeployError
+    from harbormaster.state import instances
+
+    settings = config.environments.get(environment)
+    if settings is None:
+        raise OperatorError(f"environment {environment!r} is not in the configuration")
+    target = settings.target
+    if not isinstance(target, Ec2Target) or not (target.target_group_arn or target.target_group_name):
+        return []
+    try:
+        group = targets.target_group_arn(target)
+    except DeployError as exc:
+        raise OperatorError(str(exc)) from None
+    described = client("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+    health = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in described}
+    running = instances.running(environment)
+    current_digest = (ledger.current(environment) or {}).get("digest")
+    rows = []
+    for instance_id in sorted(set(targets.instances(target, group)) | set(health)):
+        record = running.get(instance_id, {})
+        digest = str(record.get("image_uri", "")).rsplit("@", 1)[-1] or None
+        state = health.get(instance_id, "not registered")
+        rows.append(
+            {
+                "instance": instance_id,
+                "image": digest[:19] if digest else "unknown (never deployed by Harbormaster)",
+                "release": record.get("release_id"),
+                "target": state,
+                "converged": bool(digest) and digest == current_digest and state == "healthy",
+            }
+        )
+    return rows
+
+
 def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, image: str, force: bool = False) -> str:
     """Start a manual deploy of a tag or digest; return the execution ARN."""
     env = config.environments.get(environment)

@@ -69,6 +69,12 @@ def fail(
         notes.append(str(revert["warning"]))
     if revert and revert.get("error"):
         notes.append("the revert itself failed, the fleet may be mixed: " + describe_failure(revert["error"])[1])
+    unreverted = _not_reverted(revert)
+    if unreverted:
+        notes.append(
+            "the revert could not restore "
+            + "; ".join(f"{item['instance_id']}: {item.get('note')}" for item in unreverted)
+        )
     service = (revert or {}).get("ecs") or {}
     if service.get("phase") == "failed":
         notes.append(f"the revert itself failed, the service may run the new revision: {service.get('note')}")
@@ -96,7 +102,9 @@ def fail(
         reason=full_reason,
         finished_at=ledger.now_iso(),
         duration_seconds=seconds,
-        reverted=sorted(release.get("touched", [])) if _reverted(revert) else [],
+        reverted=sorted(set(release.get("touched", [])) - {item["instance_id"] for item in unreverted})
+        if _reverted(revert)
+        else [],
     )
     metrics.add_metric(name="DeployFailed", unit=MetricUnit.Count, value=1)
     return {
@@ -120,6 +128,12 @@ def _rejection(plan: DeployPlan, error: dict[str, Any]) -> str:
     record = approvals.get(environment, release_id) or {}
     who, when = record.get("decided_by", "?"), record.get("decided_at", "?")
     return f"rejected by {who} at {when}: {record.get('decision_reason')}"
+
+
+def _not_reverted(revert: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The instances the revert gave up on (each batch's outcomes, as the Revert map returns them)."""
+    batches = (revert or {}).get("results") or []
+    return [item for batch in batches for item in batch or [] if item and item.get("phase") == "failed"]
 
 
 def _reverted(revert: dict[str, Any] | None) -> bool:

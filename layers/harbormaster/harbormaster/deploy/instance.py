@@ -18,7 +18,7 @@ from harbormaster.clients import client
 from harbormaster.deploy import redact
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
-from harbormaster.state import ledger
+from harbormaster.state import instances, ledger
 
 DOCUMENT_ENV = "DEPLOY_DOCUMENT_NAME"
 _PENDING_COMMAND = {"Pending", "InProgress", "Delayed"}
@@ -108,6 +108,7 @@ def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
         tail = redact.last_lines(output, task.log_lines_in_alerts)
         code = invocation.get("ResponseCode")
         return _fail(task, f"the deploy command on {task.instance_id} ended {status} (exit {code}): {tail}")
+    instances.record(task.environment, task.instance_id, task.image_uri, task.release_id)
     if stopped := _release_stopped(task):
         return _fail(task, stopped)
     client("elbv2").register_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
