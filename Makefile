@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy layers/harbormaster/harbormaster
 
 unit: $(STAMP)
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 --dist worksteal -q  # worksteal: the long e2e tests do not pile up on one core
 
 validate: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" sam validate --lint
