@@ -6,6 +6,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -154,6 +155,9 @@ def test_pushes_during_a_deploy_wait_and_the_newest_wins(tmp_path: Path, capsys:
         engine.push_image(REPO, "v2", wait=False)
         _wait_for(lambda: lock_item() is not None)  # v2 holds the lock before the others arrive
         engine.push_image(REPO, "v3", wait=False)
+        # Event times have one-second precision (as EventBridge's): v4 is newer by a second, so
+        # "newest" does not depend on which Prepare runs first (their scans finish in any order).
+        engine.clock.advance(timedelta(seconds=1))
         v4, _ = engine.push_image(REPO, "v4", wait=False)
         engine.settle()
 
