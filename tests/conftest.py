@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -51,4 +52,18 @@ def create_items_table(name: str = "t") -> None:
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
         ],
+    )
+
+
+def shellcheck(script: str) -> subprocess.CompletedProcess[str]:
+    """shellcheck (the PyPI wheel in the venv) over a bash script, every severity down to style."""
+    binary = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "shellcheck"
+    if not binary.exists():
+        binary = ROOT / ".venv" / "bin" / "shellcheck"
+    return subprocess.run(
+        [str(binary), "--shell=bash", "--severity=style", "-"],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
     )

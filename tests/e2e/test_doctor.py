@@ -13,6 +13,7 @@ import pytest
 
 from harbormaster.cli.main import main
 from harbormaster.local import LocalEngine
+from tests.e2e.deploy_world import put_guard_alarm
 
 pytestmark = pytest.mark.e2e
 
@@ -52,18 +53,8 @@ def good_world(engine: LocalEngine) -> list[str]:
     group = engine.fleet.target_group("api-dev-tg", environment="api-dev")
     instances = engine.fleet.launch(2, "bootstrap", tags={"harbormaster:environment": "api-dev"}, target_group=group)
     engine.fleet.ecs.service("dev", "web", "tpt-web-dev:bootstrap", "web", 2, environment="web-dev")
-    cloudwatch = boto3.client("cloudwatch")
     for name in ("api-dev-5xx", "web-dev-errors"):
-        cloudwatch.put_metric_alarm(
-            AlarmName=name,
-            MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=10,
-            ComparisonOperator="GreaterThanThreshold",
-        )
+        put_guard_alarm(name)
     return sorted(instances)
 
 

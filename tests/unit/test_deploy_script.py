@@ -4,7 +4,6 @@ linted with shellcheck. It is the code that actually touches servers."""
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 from samcli.yamlhelper import yaml_parse
 
 from harbormaster.config import document
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shellcheck
 
 IMAGE = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/tpt-api@sha256:" + "b" * 64
 SECRET = "s3cr3t-Value-42"
@@ -179,17 +178,8 @@ def test_secure_strings_reach_the_container_through_a_private_file_and_are_never
 
 
 def test_shellcheck_finds_nothing() -> None:
-    shellcheck = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "shellcheck"
-    if not shellcheck.exists():
-        shellcheck = ROOT / ".venv" / "bin" / "shellcheck"
     rendered = render({name: "x" for name in re.findall(r"\{\{\s*(\w+)\s*\}\}", script())})
-    result = subprocess.run(
-        [str(shellcheck), "--shell=bash", "--severity=style", "-"],
-        input=rendered,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = shellcheck(rendered)
     assert result.returncode == 0, result.stdout
 
 

@@ -3,13 +3,12 @@ records its arguments, and its output parsed. It must only read, and never print
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 from pathlib import Path
 
 from harbormaster.doctor import probe
-from tests.conftest import ROOT
+from tests.conftest import shellcheck
 
 AWS_STUB = r"""#!/bin/bash
 echo "aws $*" >> "$STUB_LOG"
@@ -71,15 +70,5 @@ def test_parse_keeps_the_first_failure_and_ignores_other_lines() -> None:
 
 
 def test_shellcheck_finds_nothing() -> None:
-    shellcheck = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "shellcheck"
-    if not shellcheck.exists():
-        shellcheck = ROOT / ".venv" / "bin" / "shellcheck"
-    script = "\n".join(probe.script("ap-northeast-2", "tpt-api", "/tpt-api/dev/"))
-    result = subprocess.run(
-        [str(shellcheck), "--shell=bash", "--severity=style", "-"],
-        input=script,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = shellcheck("\n".join(probe.script("ap-northeast-2", "tpt-api", "/tpt-api/dev/")))
     assert result.returncode == 0, result.stdout

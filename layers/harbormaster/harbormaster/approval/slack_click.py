@@ -19,18 +19,14 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from slack_sdk.webhook import WebhookClient
 
 from harbormaster.approval.service import Answer, approve, reject, rollback
 from harbormaster.approval.slack_request import BUTTONS, ButtonValue, QueuedClick
-from harbormaster.clients import RETRY_CONFIG
 from harbormaster.config import HarbormasterConfig
 from harbormaster.observability import logger
+from harbormaster.state.store import idempotency_records
 
 RESPONSE_HOST_ENV = "HARBORMASTER_SLACK_RESPONSE_HOST"  # an extra host allowed for response_url (local engine)
 IDEMPOTENCY = IdempotencyConfig(
@@ -66,16 +62,10 @@ def _decide(click: dict[str, Any], config: HarbormasterConfig, state_machine_arn
 @functools.cache
 def _decide_once(table_name: str) -> Callable[..., dict[str, Any]]:
     """`_decide`, idempotent on the click's request id, its records in `table_name`."""
-    store = DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value="IDEMPOTENCY#slack-click",
-        expiry_attr="expires_at",
-        boto_config=RETRY_CONFIG,
-    )
     once: Callable[..., dict[str, Any]] = idempotent_function(
-        data_keyword_argument="click", config=IDEMPOTENCY, persistence_store=store
+        data_keyword_argument="click",
+        config=IDEMPOTENCY,
+        persistence_store=idempotency_records(table_name, "slack-click"),
     )(_decide)
     return once
 

@@ -20,6 +20,18 @@ from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import ledger, lock
 
 
+def _skipped(
+    request: DeployRequest, release_id: str, base: dict[str, object], reason: str, moment: datetime
+) -> DeployPlan:
+    """Record the release SKIPPED before anything was touched (no lock taken)."""
+    ledger.record_release(
+        request.environment,
+        release_id,
+        {**base, "status": "SKIPPED", "reason": reason, "finished_at": moment.isoformat()},
+    )
+    return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
+
+
 def _already_running(request: DeployRequest) -> str | None:
     """The current release, when a push asks for the digest it already runs (the same image pushed
     under another tag, or again) and no other deploy is under way: while one is, the push waits
@@ -48,20 +60,9 @@ def prepare(
     quarantined = ledger.quarantined(request.environment, request.image.digest)
     if quarantined and request.trigger != "rollback" and not request.force:
         reason = f"quarantined: rolled back in {quarantined['release_id']} ({quarantined['reason']}); deploy --force"
-        ledger.record_release(
-            request.environment,
-            release_id,
-            {**base, "status": "SKIPPED", "reason": reason, "finished_at": moment.isoformat()},
-        )
-        return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
+        return _skipped(request, release_id, base, reason, moment)
     if (running := _already_running(request)) is not None:
-        reason = f"already running: release {running} deployed this image"
-        ledger.record_release(
-            request.environment,
-            release_id,
-            {**base, "status": "SKIPPED", "reason": reason, "finished_at": moment.isoformat()},
-        )
-        return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
+        return _skipped(request, release_id, base, f"already running: release {running} deployed this image", moment)
     try:
         image_uri = _image_uri(request)
         warnings = check_scan(environment, request.image, request.requested_at, moment) + check_alarms(environment)

@@ -21,12 +21,13 @@ def target_group_arn(target: Ec2Target) -> str:
     return str(groups[0]["TargetGroupArn"])
 
 
-def instances(target: Ec2Target, group_arn: str) -> list[str]:
-    """Running instances of the environment: registered in the target group, members of the ASG,
-    and/or matching the tag selector (the union; the selector also filters when alone)."""
+def instances(target: Ec2Target, group_arn: str | None) -> list[str]:
+    """Running instances of the environment: registered in the target group (if any), members of
+    the ASG, and/or matching the tag selector (the union; the selector also filters when alone)."""
     found: set[str] = set()
-    health = client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
-    found.update(d["Target"]["Id"] for d in health if d["Target"]["Id"].startswith("i-"))
+    if group_arn is not None:
+        health = client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+        found.update(d["Target"]["Id"] for d in health if d["Target"]["Id"].startswith("i-"))
     if target.auto_scaling_group:
         paginator = client("autoscaling").get_paginator("describe_auto_scaling_groups")
         for page in paginator.paginate(AutoScalingGroupNames=[target.auto_scaling_group]):

@@ -226,7 +226,7 @@ def _ec2(name: str, environment: Environment, target: Ec2Target, found: Found, p
             )
     if group is None and not target.auto_scaling_group and not target.instances:
         return findings
-    members = _instances(target, group)
+    members = instances(target, group)
     if not members:
         findings.append(
             found(
@@ -301,30 +301,6 @@ def _target_group(
     else:
         findings.append(found("target group timing", Status.OK, detail))
     return arn
-
-
-def _instances(target: Ec2Target, group: str | None) -> list[str]:
-    return instances(target, group) if group is not None else _without_target_group(target)
-
-
-def _without_target_group(target: Ec2Target) -> list[str]:
-    """Instances of the ASG and tag selector alone (the target group is missing)."""
-    found: set[str] = set()
-    if target.auto_scaling_group:
-        for page in (
-            client("autoscaling")
-            .get_paginator("describe_auto_scaling_groups")
-            .paginate(AutoScalingGroupNames=[target.auto_scaling_group])
-        ):
-            for group in page["AutoScalingGroups"]:
-                found.update(i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService")
-    if target.instances:
-        filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in target.instances.tag.items()]
-        filters.append({"Name": "instance-state-name", "Values": ["running"]})
-        for page in client("ec2").get_paginator("describe_instances").paginate(Filters=filters):
-            for reservation in page["Reservations"]:
-                found.update(i["InstanceId"] for i in reservation["Instances"])
-    return sorted(found)
 
 
 def _instance_tags(name: str, members: list[str], found: Found) -> list[Finding]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from harbormaster.config import HarbormasterConfig
-from harbormaster.rollback.service import start_rollback
-from harbormaster.state import ledger, lock
+from harbormaster.rollback.service import running_rollback, start_rollback
+from harbormaster.state import ledger
 
 
 class RollbackRefused(Exception):
@@ -45,7 +45,7 @@ def manual_rollback(
         target = next((r for r in candidates if r["release_id"] == previous), candidates[0] if candidates else None)
     if target is None:
         raise RollbackRefused(f"no earlier successful release {to or ''} of {environment} to roll back to".strip())
-    if running := _running_rollback(environment):
+    if running := running_rollback(environment):
         raise RollbackRefused(f"a rollback of {environment} is already running: {running}")
     # The same claim as an alarm's: two clicks, a click and the CLI, or a click and an alarm roll a
     # release back once (the current release stays current until the rollback finishes).
@@ -54,12 +54,3 @@ def manual_rollback(
         claimed = (ledger.get_release(environment, bad_id) or {}).get("rollback_claimed_by", "someone")
         raise RollbackRefused(f"{bad_id} is already being rolled back ({claimed})")
     return start_rollback(environment, bad, target, f"manual rollback by {actor}", f"manual:{actor}", state_machine_arn)
-
-
-def _running_rollback(environment: str) -> str | None:
-    """The release id of the rollback that holds the environment, if one does."""
-    holder = lock.holder(environment)
-    if not holder:
-        return None
-    running = ledger.get_release(environment, str(holder["release_id"])) or {}
-    return str(holder["release_id"]) if running.get("trigger") == "rollback" else None

@@ -85,7 +85,7 @@ def _decide(
     bad: dict[str, Any] | None
     if holder:
         running = ledger.get_release(environment, str(holder["release_id"])) or {}
-        if running.get("trigger") == "rollback":
+        if _is_rollback(running):
             return _recorded(environment, name, "already_rolling_back", "a rollback is already running", record)
         if not ledger.claim_rollback(environment, str(holder["release_id"]), name):
             return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
@@ -100,7 +100,7 @@ def _decide(
         if not bad or not finished or (now - datetime.fromisoformat(finished)) > settings.rollback.window:
             _publish_outside_window(environment, name, reason)
             return _recorded(environment, name, "outside_window", "no deploy running, none inside the window", record)
-        if bad.get("trigger") == "rollback":
+        if _is_rollback(bad):
             return _recorded(environment, name, "rollback_is_current", "the current release is a rollback", record)
         if not ledger.claim_rollback(environment, str(bad["release_id"]), name):
             return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
@@ -151,6 +151,19 @@ def start_rollback(
             input=json.dumps({"request": request.model_dump(mode="json")}),
         )["executionArn"]
     )
+
+
+def running_rollback(environment: str) -> str | None:
+    """The release id of the rollback that holds the environment, if one does."""
+    holder = lock.holder(environment)
+    if not holder:
+        return None
+    running = ledger.get_release(environment, str(holder["release_id"])) or {}
+    return str(holder["release_id"]) if _is_rollback(running) else None
+
+
+def _is_rollback(release: dict[str, Any]) -> bool:
+    return release.get("trigger") == "rollback"
 
 
 def _previous_of(environment: str, release: dict[str, Any]) -> dict[str, Any] | None:

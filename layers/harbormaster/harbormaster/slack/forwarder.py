@@ -17,19 +17,16 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
 from pydantic import ValidationError
 
-from harbormaster.clients import RETRY_CONFIG, client
+from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.observability import logger, metrics
 from harbormaster.slack.delivery import SlackRejected, post
 from harbormaster.slack.formatting import render
+from harbormaster.state.store import idempotency_records
 
 SECRET_MAX_AGE_SECONDS = 300
 DLQ_ENV = "ALERT_DLQ_URL"
@@ -83,16 +80,10 @@ def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
 @functools.cache
 def _deliver_once(table_name: str) -> Callable[..., Any]:
     """`_deliver`, idempotent on the SNS MessageId, its records in `table_name` (built once per table)."""
-    store = DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value="IDEMPOTENCY#slack",
-        expiry_attr="expires_at",
-        boto_config=RETRY_CONFIG,
-    )
     once: Callable[..., Any] = idempotent_function(
-        data_keyword_argument="notification", config=IDEMPOTENCY, persistence_store=store
+        data_keyword_argument="notification",
+        config=IDEMPOTENCY,
+        persistence_store=idempotency_records(table_name, "slack"),
     )(_deliver)
     return once
 

@@ -48,3 +48,21 @@ def _plain_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain_value(v) for v in value]
     return value
+
+
+def idempotency_records(table_name: str, namespace: str) -> Any:
+    """Powertools idempotency records in the single table, under `IDEMPOTENCY#<namespace>`,
+    expiring through the table's TTL attribute. (Imported on use: the Slack endpoint, which must
+    start fast, imports this module but never this.)"""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from harbormaster.clients import RETRY_CONFIG
+
+    return DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=f"IDEMPOTENCY#{namespace}",
+        expiry_attr="expires_at",
+        boto_config=RETRY_CONFIG,
+    )
