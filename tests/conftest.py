@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +70,14 @@ def shellcheck(script: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition") -> None:
+    """Wait until `condition()` holds, failing after `timeout` seconds: a condition with a
+    deadline, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    idle = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout:g}s")
+        idle.wait(0.01)

@@ -75,7 +75,7 @@ def test_a_world_ready_for_a_first_deploy_passes(engine: LocalEngine, capsys: py
     checks = {f"{f['scope']} {f['check']}" for f in findings}
     for instance_id in instances:  # each instance was asked from the inside
         assert {f"api-dev docker {instance_id}", f"api-dev ecr-pull {instance_id}"} <= checks
-        assert f"api-dev parameter-read {instance_id}" in checks
+        assert {f"api-dev parameter-read {instance_id}", f"api-dev fence-read {instance_id}"} <= checks
     assert {
         "api-dev target group tag",
         "web-dev ecs service tag",
@@ -96,7 +96,7 @@ def test_a_broken_world_is_named_with_its_fix_and_exits_1(
     instances = good_world(engine)
     no_agent, broken = instances
     engine.fleet.without(no_agent, "ssm-agent")
-    engine.fleet.without(broken, "docker", "ecr-pull", "parameter-read")
+    engine.fleet.without(broken, "docker", "ecr-pull", "parameter-read", "fence-read")
     elbv2 = boto3.client("elbv2")
     [group] = elbv2.describe_target_groups(Names=["api-dev-tg"])["TargetGroups"]
     elbv2.remove_tags(ResourceArns=[group["TargetGroupArn"]], TagKeys=["harbormaster:environment"])
@@ -112,6 +112,7 @@ def test_a_broken_world_is_named_with_its_fix_and_exits_1(
         f"api-dev docker {broken}",
         f"api-dev ecr-pull {broken}",
         f"api-dev parameter-read {broken}",
+        f"api-dev fence-read {broken}",
         "web-dev guard alarms",
         "slack route deployments",
     }
@@ -121,6 +122,8 @@ def test_a_broken_world_is_named_with_its_fix_and_exits_1(
     assert "ecr:GetAuthorizationToken" in found[f"api-dev ecr-pull {broken}"]["detail"]
     assert "AccessDeniedException" in found[f"api-dev parameter-read {broken}"]["detail"]
     assert "parameter/tpt-api/dev/*" in found[f"api-dev parameter-read {broken}"]["fix"]
+    assert "dynamodb:GetItem" in found[f"api-dev fence-read {broken}"]["detail"]
+    assert '"dynamodb:LeadingKeys": ["FENCE#*"]' in found[f"api-dev fence-read {broken}"]["fix"]
     assert "web-dev-errors" in found["web-dev guard alarms"]["detail"]
     assert "create-secret --name hm/slack/deployments" in found["slack route deployments"]["fix"]
 

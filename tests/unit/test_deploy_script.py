@@ -4,6 +4,7 @@ linted with shellcheck. It is the code that actually touches servers."""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import stat
 import subprocess
@@ -14,10 +15,11 @@ import pytest
 from samcli.yamlhelper import yaml_parse
 
 from harbormaster.config import document
-from tests.conftest import ROOT, shellcheck
+from tests.conftest import ROOT, shellcheck, wait_for
 
 IMAGE = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/tpt-api@sha256:" + "b" * 64
 SECRET = "s3cr3t-Value-42"
+RELEASE = "20261203T000000Z-bbbbbbbbbbbb"
 STUBS = {
     "curl": r"""
 echo "curl $*" >> "$STUB_LOG"
@@ -32,6 +34,7 @@ esac
 echo "aws $*" >> "$STUB_LOG"
 case "$*" in
   "ecr get-login-password"*) echo ecr-password ;;
+  "dynamodb get-item"*) echo "${DESIRED_RELEASE-20261203T000000Z-bbbbbbbbbbbb}" ;;
   "ssm get-parameters-by-path"*) printf '/tpt-api/dev/DB_PASSWORD\t%s\n/tpt-api/dev/MODE\tprod\n' "$SECRET_VALUE" ;;
 esac
 """,
@@ -72,7 +75,8 @@ class Run:
     env_file: str | None
 
 
-def run(tmp_path: Path, timeout: str = "0", **env: str) -> Run:
+def start(tmp_path: Path, timeout: str = "0", **env: str) -> subprocess.Popen[str]:
+    """The rendered script, started under bash with the stubs first on PATH."""
     stubs = tmp_path / "bin"
     stubs.mkdir(exist_ok=True)
     for name, body in STUBS.items():
@@ -89,31 +93,41 @@ def run(tmp_path: Path, timeout: str = "0", **env: str) -> Run:
             "EnvParametersPath": "/tpt-api/dev/",
             "LogGroup": "/harbormaster/api-dev",
             "ExecutionTimeout": "600",
+            "ReleaseId": RELEASE,
+            "Environment": "api-dev",
+            "FenceTable": "harbormaster-Table-1ABC",
         }
     )
-    log = tmp_path / "calls.log"
-    result = subprocess.run(
+    return subprocess.Popen(
         ["bash", "-c", rendered],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
         env={
             "PATH": f"{stubs}:/usr/bin:/bin",
-            "STUB_LOG": str(log),
+            "STUB_LOG": str(tmp_path / "calls.log"),
             "STUB_DIR": str(tmp_path),
             "SECRET_VALUE": SECRET,
             **env,
         },
-        check=False,
     )
+
+
+def finish(tmp_path: Path, process: subprocess.Popen[str]) -> Run:
+    stdout, stderr = process.communicate(timeout=60)
+    log = tmp_path / "calls.log"
     env_file = tmp_path / "env-file-at-run"
     return Run(
-        result.returncode,
-        result.stdout,
-        result.stderr,
+        process.returncode,
+        stdout,
+        stderr,
         log.read_text().splitlines() if log.exists() else [],
         env_file.read_text() if env_file.exists() else None,
     )
+
+
+def run(tmp_path: Path, timeout: str = "0", **env: str) -> Run:
+    return finish(tmp_path, start(tmp_path, timeout, **env))
 
 
 def called(run: Run, prefix: str) -> list[str]:
@@ -175,6 +189,49 @@ def test_secure_strings_reach_the_container_through_a_private_file_and_are_never
     [fetch] = called(result, "aws ssm get-parameters-by-path")
     assert "--path /tpt-api/dev/ --recursive --with-decryption" in fetch
     assert not list(Path("/run").glob("harbormaster-env.*")), "the env file outlived the script"
+
+
+def test_the_fence_is_read_under_the_instance_lock_before_anything_changes(tmp_path: Path) -> None:
+    result = run(tmp_path, timeout="300")
+    assert result.code == 0, result.stderr
+    [read] = called(result, "aws dynamodb get-item")
+    assert "--table-name harbormaster-Table-1ABC --consistent-read" in read
+    assert '{"pk": {"S": "FENCE#api-dev"}, "sk": {"S": "DESIRED"}}' in read
+    assert result.calls.index(read) < result.calls.index(called(result, "docker pull")[0])
+
+
+@pytest.mark.parametrize("desired", ["20261203T010000Z-cccccccccccc", "-", "None"])
+def test_a_command_for_a_release_that_is_no_longer_desired_exits_75_and_changes_nothing(
+    tmp_path: Path, desired: str
+) -> None:
+    result = run(tmp_path, OLD_CONTAINER="1", DESIRED_RELEASE=desired)
+    assert result.code == 75
+    assert result.stdout.strip() == (
+        f"superseded: {RELEASE} is no longer the desired release of api-dev (desired: {desired})"
+    )
+    assert not called(result, "docker"), "a superseded command must not touch the containers"
+
+
+def test_deploys_on_one_instance_run_one_at_a_time(tmp_path: Path) -> None:
+    """While another deploy holds /run/harbormaster-deploy.lock, the script waits in flock (the
+    kernel lists it as a blocked waiter in /proc/locks) before it reads the fence or touches docker."""
+    lock = Path("/run/harbormaster-deploy.lock")
+    with lock.open("w") as held:  # another deploy is running
+        fcntl.flock(held, fcntl.LOCK_EX)
+        script = start(tmp_path, timeout="300")
+        wait_for(lambda: _flock_waiters(lock) >= 1, what="the script waiting on the lock")
+        calls = (tmp_path / "calls.log").read_text().splitlines()
+        assert not [c for c in calls if c.startswith(("aws", "docker"))], calls
+        fcntl.flock(held, fcntl.LOCK_UN)
+    result = finish(tmp_path, script)
+    assert result.code == 0, result.stderr
+    assert called(result, "aws dynamodb get-item") and called(result, "docker run")
+
+
+def _flock_waiters(lock: Path) -> int:
+    """Processes blocked in flock on `lock`'s inode (the `->` entries of /proc/locks)."""
+    inode = f":{lock.stat().st_ino} "
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines() if "-> FLOCK" in line and inode in line)
 
 
 def test_shellcheck_finds_nothing() -> None:

@@ -20,6 +20,7 @@ from harbormaster.state import approvals, ledger, lock
 
 _PHASES = {
     "InstanceFailed": "rollout",
+    "ReleaseSuperseded": "rollout",
     "EcsDeploymentFailed": "rollout",
     "GuardAlarmDuringBake": "bake",
     "States.Timeout": "approval",
@@ -31,10 +32,14 @@ def succeed(plan: DeployPlan, execution_arn: str, state_machine_arn: str) -> dic
     environment = plan.request.environment
     release = ledger.get_release(environment, plan.release_id) or {}
     seconds = _seconds_since(release.get("started_at"))
-    ledger.update_release(
-        environment, plan.release_id, status="SUCCEEDED", finished_at=ledger.now_iso(), duration_seconds=seconds
+    made_current = ledger.mark_succeeded(
+        environment,
+        {**release, "release_id": plan.release_id, "image_uri": plan.image_uri},
+        finished_at=ledger.now_iso(),
+        duration_seconds=seconds,
     )
-    ledger.set_current(environment, {**release, "release_id": plan.release_id, "image_uri": plan.image_uri})
+    if not made_current:  # a guard alarm claimed it during this Finalize: it is being rolled back
+        return _stopped_by_rollback(plan, execution_arn, "the release was rolled back while it finished")
     metrics.add_metric(name="DeploySucceeded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="DeployDuration", unit=MetricUnit.Seconds, value=seconds)
     if plan.request.trigger == "rollback":
@@ -42,7 +47,7 @@ def succeed(plan: DeployPlan, execution_arn: str, state_machine_arn: str) -> dic
     return {
         "duration_seconds": seconds,
         "instances_done": release.get("instances_done", 0),
-        "pending_started": _release_and_next(environment, execution_arn, state_machine_arn),
+        "pending_started": _release_and_next(environment, plan.release_id, execution_arn, state_machine_arn),
     }
 
 
@@ -54,16 +59,7 @@ def fail(
     current_status = (ledger.get_release(environment, plan.release_id) or {}).get("status")
     if current_status == "ROLLED_BACK" and phase != "bake":
         # Stopped by a guard alarm; the rollback deploy has the lock, the fleet and the ledger.
-        lock.release(environment, execution_arn)
-        metrics.add_metric(name="DeployStopped", unit=MetricUnit.Count, value=1)
-        return {
-            "phase": phase,
-            "reason": f"stopped: the release was rolled back ({reason})",
-            "status": current_status,
-            "duration_seconds": 0,
-            "instances_done": 0,
-            "pending_started": None,
-        }
+        return _stopped_by_rollback(plan, execution_arn, f"stopped: the release was rolled back ({reason})", phase)
     notes = []
     if revert and revert.get("warning"):
         notes.append(str(revert["warning"]))
@@ -113,7 +109,20 @@ def fail(
         "status": status,
         "duration_seconds": seconds,
         "instances_done": release.get("instances_done", 0),
-        "pending_started": _release_and_next(environment, execution_arn, state_machine_arn),
+        "pending_started": _release_and_next(environment, plan.release_id, execution_arn, state_machine_arn),
+    }
+
+
+def _stopped_by_rollback(plan: DeployPlan, execution_arn: str, reason: str, phase: str = "finalize") -> dict[str, Any]:
+    lock.release(plan.request.environment, execution_arn, plan.release_id)
+    metrics.add_metric(name="DeployStopped", unit=MetricUnit.Count, value=1)
+    return {
+        "phase": phase,
+        "reason": reason,
+        "status": "ROLLED_BACK",
+        "duration_seconds": 0,
+        "instances_done": 0,
+        "pending_started": None,
     }
 
 
@@ -154,11 +163,13 @@ def describe_failure(error: dict[str, Any]) -> tuple[str, str]:
     return _PHASES.get(name, name), f"{name}: {message}"[:2000]
 
 
-def _release_and_next(environment: str, execution_arn: str, state_machine_arn: str) -> str | None:
-    """Unlock, then start the newest waiting image (it takes the lock in its own prepare)."""
-    if not lock.release(environment, execution_arn):
+def _release_and_next(environment: str, release_id: str, execution_arn: str, state_machine_arn: str) -> str | None:
+    """Unlock and take the newest waiting image in one transaction, then start it (it takes the
+    lock in its own prepare). Raises `LockChanged` when an image was queued meanwhile: the
+    state's Retry runs Finalize again, and it takes that image."""
+    released, waiting = lock.release_and_take_pending(environment, execution_arn, release_id)
+    if not released:
         return None  # not ours any more (a rollback took over): the holder starts what waits
-    waiting = ledger.take_pending(environment)
     if waiting is None:
         return None
     # Named after the queued request itself: a digest queued again later is a new name, and a

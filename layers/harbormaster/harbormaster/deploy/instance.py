@@ -1,9 +1,15 @@
 """One instance through the rollout, one step per call:
 
     start ─deregister→ draining ─drained: SendCommand→ commanding ─Success: register→ registering ─healthy→ done
+                                                                  └─exit 75: superseded (final, changes nothing)
 
 Each call does at most one thing and says how long to wait before the next (the state machine's
 Wait state sleeps, never the Lambda). Every phase has a deadline, so no instance can hang.
+
+The command carries the release id: on the instance it runs only while that release is the
+environment's desired one (`state.fence`), so a step that checked its release a moment before a
+rollback cannot put its image back afterwards. A superseded step leaves the instance to the
+release that superseded it, which covers every instance this one touched.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from harbormaster.clients import client
 from harbormaster.deploy import redact
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
-from harbormaster.state import instances, ledger
+from harbormaster.state import fence, instances, ledger
+from harbormaster.state.store import TABLE_ENV
 
 DOCUMENT_ENV = "DEPLOY_DOCUMENT_NAME"
 _PENDING_COMMAND = {"Pending", "InProgress", "Delayed"}
@@ -34,7 +41,7 @@ def step(task: InstanceTask, now: datetime | None = None) -> InstanceTask:
         "registering": _registering,
     }.get(task.phase)
     if handler is None:
-        return task  # done, skipped and failed are final
+        return task  # done, skipped, superseded and failed are final
     return handler(task, moment)
 
 
@@ -95,6 +102,9 @@ def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
             raise
         invocation = {"Status": "Pending"}
     status = invocation["Status"]
+    if invocation.get("ResponseCode") == fence.SUPERSEDED_EXIT_CODE:
+        output = str(invocation.get("StandardOutputContent") or "").strip()
+        return task.model_copy(update={"phase": "superseded", "wait_seconds": 0, "note": output or "superseded"})
     if status in _PENDING_COMMAND:
         if _past(task, now):
             return _fail(
@@ -161,6 +171,9 @@ def _document_parameters(task: InstanceTask) -> dict[str, list[str]]:
         "EnvParametersPath": [task.env_parameters_path or ""],
         "LogGroup": [task.log_group or f"/harbormaster/{task.environment}"],
         "ExecutionTimeout": [str(task.command_timeout_seconds)],
+        "ReleaseId": [task.release_id],
+        "Environment": [task.environment],
+        "FenceTable": [os.environ[TABLE_ENV]],
     }
     return parameters
 

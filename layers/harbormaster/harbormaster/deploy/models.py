@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harbormaster.notify.events import ImageRef
 
 Trigger = Literal["push", "manual", "rollback"]
-InstancePhase = Literal["start", "draining", "commanding", "registering", "done", "skipped", "failed"]
+InstancePhase = Literal["start", "draining", "commanding", "registering", "done", "skipped", "superseded", "failed"]
 ServicePhase = Literal["start", "rolling", "done", "skipped", "failed"]
 
 

@@ -19,6 +19,8 @@ from harbormaster.deploy.plan import PlanError, plan_batches
 from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import ledger, lock
 
+_LOCK_ATTEMPTS = 5  # the lock changing hands this often while one Prepare runs means something is wrong
+
 
 def _skipped(
     request: DeployRequest, release_id: str, base: dict[str, object], reason: str, moment: datetime
@@ -66,11 +68,10 @@ def prepare(
     try:
         image_uri = _image_uri(request)
         warnings = check_scan(environment, request.image, request.requested_at, moment) + check_alarms(environment)
-        try:
-            lock.acquire(request.environment, execution_arn, release_id)
-            locked = True
-        except lock.LockHeld as held:
-            return _queue(request, release_id, base, held.owner)
+        queued = _lock_or_queue(request, release_id, base, execution_arn)
+        if queued is not None:
+            return queued
+        locked = True
         # A rollback that fails is not rolled back further: it stops and says so.
         previous = None if request.trigger == "rollback" else _previous(request.environment)
         plan = _plan(request, environment, release_id, image_uri, previous, warnings)
@@ -102,7 +103,7 @@ def prepare(
             },
         )
         if locked:
-            lock.release(request.environment, execution_arn)
+            lock.release(request.environment, execution_arn, release_id)
         raise
 
 
@@ -193,8 +194,35 @@ def _service_task(
     )
 
 
-def _queue(request: DeployRequest, release_id: str, base: dict[str, object], owner: str) -> DeployPlan:
-    """Wait behind the running deploy; only the newest waiting image is kept."""
+def _lock_or_queue(
+    request: DeployRequest, release_id: str, base: dict[str, object], execution_arn: str
+) -> DeployPlan | None:
+    """Take the lock (None), or the plan of a request that waits behind its holder or was superseded.
+
+    The lock can change hands between the two (the holder finishes): each is a transaction that
+    fails then (`LockChanged`), and the other is tried again, a bounded number of times."""
+    requested_at = request.requested_at.isoformat()
+    for _ in range(_LOCK_ATTEMPTS):
+        try:
+            lock.acquire(request.environment, execution_arn, release_id, request.image.digest, requested_at)
+            return None
+        except lock.LockHeld as held:
+            try:
+                return _queue(request, release_id, base, held)
+            except lock.LockChanged:
+                continue
+        except lock.LockChanged:
+            continue
+    raise DeployError(f"the lock of {request.environment} changed hands {_LOCK_ATTEMPTS} times while this waited")
+
+
+def _queue(request: DeployRequest, release_id: str, base: dict[str, object], held: lock.LockHeld) -> DeployPlan:
+    """Wait behind the running deploy; only the newest waiting image is kept, and a push older
+    than the running one is superseded by it (pushes are judged by push time, not arrival)."""
+    owner = held.owner
+    if request.trigger == "push" and held.requested_at and held.requested_at > request.requested_at.isoformat():
+        reason = f"superseded by the newer image deploying in {owner.rsplit(':', 1)[-1]}"
+        return _skipped(request, release_id, base, reason, clock.now())
     waiting = {**request.model_dump(mode="json"), "release_id": release_id}  # keeps its id when it runs
     ledger.record_release(
         request.environment,
@@ -205,7 +233,7 @@ def _queue(request: DeployRequest, release_id: str, base: dict[str, object], own
             "reason": f"waiting behind {owner.rsplit(':', 1)[-1]}",
         },
     )
-    replaced = ledger.put_pending(request.environment, waiting)
+    replaced = lock.queue_behind(request.environment, owner, waiting)
     if replaced is not None:
         newer = request.image.tag if replaced is not waiting else "a newer image already waiting"
         ledger.update_release(

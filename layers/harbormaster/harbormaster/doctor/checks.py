@@ -26,6 +26,8 @@ _PROBE_FIXES = {
     "ecr:GetDownloadUrlForLayer on {repository} (e.g. the managed policy AmazonEC2ContainerRegistryReadOnly)",
     "parameter-read": "allow the instance role ssm:GetParametersByPath on parameter{path}* "
     "(and kms:Decrypt on the key of SecureString values)",
+    "fence-read": "allow the instance role dynamodb:GetItem on table/{table} with the condition "
+    '"ForAllValues:StringLike": {{"dynamodb:LeadingKeys": ["FENCE#*"]}} (every deploy command reads its fence)',
 }
 
 
@@ -39,8 +41,9 @@ def diagnose(
     if environment is not None and environment not in config.environments:
         raise KeyError(f"environment {environment!r} is not in the configuration")
     findings = [_stack(stack_outputs), *_slack(config)]
+    fence_table = (stack_outputs or {}).get("TableName")
     for name in [environment] if environment else sorted(config.environments):
-        findings.extend(_environment(name, config.environments[name], probe_instances))
+        findings.extend(_environment(name, config.environments[name], probe_instances, fence_table))
     return findings
 
 
@@ -96,7 +99,7 @@ def _secret_exists(name: str) -> bool:
     return True
 
 
-def _environment(name: str, environment: Environment, probe_instances: bool) -> list[Finding]:
+def _environment(name: str, environment: Environment, probe_instances: bool, fence_table: str | None) -> list[Finding]:
     def found(check: str, status: Status, detail: str, fix: str | None = None) -> Finding:
         return Finding(scope=name, check=check, status=status, detail=detail, fix=fix)
 
@@ -104,7 +107,7 @@ def _environment(name: str, environment: Environment, probe_instances: bool) -> 
     target = environment.target
     if isinstance(target, EcsTarget):
         return [*findings, *_ecs(name, target, found)]
-    return [*findings, *_ec2(name, environment, target, found, probe_instances)]
+    return [*findings, *_ec2(name, environment, target, found, probe_instances, fence_table)]
 
 
 Found = Callable[..., Finding]
@@ -210,7 +213,14 @@ def _tagged(check: str, arn: str, tags: dict[str, str], name: str, found: Found,
     )
 
 
-def _ec2(name: str, environment: Environment, target: Ec2Target, found: Found, probe_instances: bool) -> list[Finding]:
+def _ec2(
+    name: str,
+    environment: Environment,
+    target: Ec2Target,
+    found: Found,
+    probe_instances: bool,
+    fence_table: str | None,
+) -> list[Finding]:
     findings: list[Finding] = []
     group = _target_group(name, environment, target, found, findings)
     if target.auto_scaling_group:
@@ -252,7 +262,7 @@ def _ec2(name: str, environment: Environment, target: Ec2Target, found: Found, p
             )
     reachable = [i for i in members if i in online]
     if reachable and probe_instances:
-        findings.extend(_probe(environment, reachable, found))
+        findings.extend(_probe(name, environment, reachable, found, fence_table))
     elif reachable:
         findings.append(
             found("ssm", Status.OK, f"{len(reachable)} online (probe skipped: Docker and role not checked)")
@@ -333,10 +343,13 @@ def _ssm_online(members: list[str]) -> set[str]:
     return online
 
 
-def _probe(environment: Environment, reachable: list[str], found: Found) -> list[Finding]:
+def _probe(
+    name: str, environment: Environment, reachable: list[str], found: Found, fence_table: str | None
+) -> list[Finding]:
     region = client("ssm").meta.region_name
     path = environment.container.env_parameters_path
-    results = probe.run(reachable, region, environment.repository, path)
+    fence = probe.Fence(fence_table, name) if fence_table else None
+    results = probe.run(reachable, region, environment.repository, path, fence)
     findings = []
     for instance_id in reachable:
         outcome: Any = results.get(instance_id)
@@ -344,7 +357,7 @@ def _probe(environment: Environment, reachable: list[str], found: Found) -> list
             findings.append(found(f"probe {instance_id}", Status.PROBLEM, outcome or "no answer", _SSM_AGENT_FIX))
             continue
         for check, reason in outcome.items():
-            fix = _PROBE_FIXES[check].format(repository=environment.repository, path=path)
+            fix = _PROBE_FIXES[check].format(repository=environment.repository, path=path, table=fence_table)
             status = Status.OK if reason is None else Status.PROBLEM
             findings.append(found(f"{check} {instance_id}", status, reason or "ok", fix))
     return findings

@@ -10,26 +10,34 @@ The probe is `AWS-RunShellScript`, sent once to up to 50 instances, and prints o
 
 It changes nothing: `docker info`, `aws ecr get-login-password` (the password is never printed),
 `aws ecr batch-get-image` of a tag that need not exist, `aws ssm get-parameters-by-path` with
-`--max-items 1` (values are never printed).
+`--max-items 1` (values are never printed), `aws dynamodb get-item` of the environment's fence
+(what every deploy command reads first).
 """
 
 from __future__ import annotations
 
 import shlex
 from contextlib import suppress
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import WaiterError
 
 from harbormaster.clients import client
 
-CHECKS = ("docker", "ecr-pull", "parameter-read")
+CHECKS = ("docker", "ecr-pull", "parameter-read", "fence-read")
 MARK = "HM-CHECK"
 BATCH = 50  # SendCommand takes up to 50 instance ids
 WAIT = {"Delay": 2, "MaxAttempts": 60}  # the command_executed waiter: up to 2 minutes per instance
 
 
-def script(region: str, repository: str, parameters_path: str | None) -> list[str]:
+class Fence(NamedTuple):
+    """Where the environment's fence lives: the stack's table and the environment's name."""
+
+    table: str
+    environment: str
+
+
+def script(region: str, repository: str, parameters_path: str | None, fence: Fence | None = None) -> list[str]:
     """The probe's lines (AWS-RunShellScript `commands`)."""
     region_q, repository_q = shlex.quote(region), shlex.quote(repository)
     lines = [
@@ -48,6 +56,12 @@ def script(region: str, repository: str, parameters_path: str | None) -> list[st
         lines.append(
             f"check parameter-read aws ssm get-parameters-by-path --region {region_q}"
             f" --path {shlex.quote(parameters_path)} --recursive --with-decryption --max-items 1"
+        )
+    if fence:
+        key = '{"pk": {"S": "FENCE#%s"}, "sk": {"S": "DESIRED"}}' % fence.environment  # noqa: UP031 - JSON braces
+        lines.append(
+            f"check fence-read aws dynamodb get-item --region {region_q} --table-name {shlex.quote(fence.table)}"
+            f" --key {shlex.quote(key)} --consistent-read"
         )
     return lines
 
@@ -69,11 +83,13 @@ def parse(stdout: str) -> dict[str, str | None]:
     return results
 
 
-def run(instance_ids: list[str], region: str, repository: str, parameters_path: str | None) -> dict[str, Any]:
+def run(
+    instance_ids: list[str], region: str, repository: str, parameters_path: str | None, fence: Fence | None = None
+) -> dict[str, Any]:
     """instance → parsed checks, or the command's error text when the probe did not run."""
     ssm = client("ssm")
     outcome: dict[str, Any] = {}
-    lines = script(region, repository, parameters_path)
+    lines = script(region, repository, parameters_path, fence)
     for start in range(0, len(instance_ids), BATCH):
         batch = instance_ids[start : start + BATCH]
         command = ssm.send_command(

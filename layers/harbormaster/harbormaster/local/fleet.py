@@ -8,7 +8,11 @@ on a named API call, an instance terminated mid-way.
 
 The deploy document's contract with the fleet: the command's `ImageUri` parameter is the image
 to run. A command succeeds when the instance is running and the image is not bad; it fails with
-exit code 1 and the container's last log lines otherwise.
+exit code 1 and the container's last log lines otherwise. Before anything, as the document does
+under its per-instance flock, it reads the environment's fence (`FENCE#<env> / DESIRED` in
+`FenceTable`) and exits 75 ("superseded"), changing nothing, when `ReleaseId` is not the desired
+release. Commands on one instance never overlap here (they run one at a time under the fleet's
+lock), which is what the document's flock guarantees on a real instance.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class Fleet:
         self.images: dict[str, str] = {}
         self.timeline: list[TimelinePoint] = []
         self.commands: list[tuple[str, str, str]] = []  # (instance, image, outcome)
+        self.superseded: list[tuple[str, str, str]] = []  # (instance, release, desired): refused by the fence
         self._target_groups: dict[str, str] = {}  # arn → name
         # When each target entered `initial` / `draining`, on the engine's clock.
         self._registered_at: dict[tuple[str, str], datetime] = {}
@@ -83,6 +88,7 @@ class Fleet:
         self._lock = threading.RLock()
         self._ec2: Any = boto3.client("ec2", region_name=region)
         self._elbv2: Any = boto3.client("elbv2", region_name=region)
+        self._dynamodb: Any = boto3.client("dynamodb", region_name=region)
         self.ecs = EcsServices(self.faults, region)
 
     # ------------------------------------------------------------------ building the world
@@ -157,7 +163,7 @@ class Fleet:
     def without(self, instance_id: str, *capabilities: str) -> None:
         """Take capabilities away from an instance: "ssm-agent" (not registered with SSM: not listed
         by DescribeInstanceInformation, SendCommand refused) or those of `instance_shell`
-        ("docker", "ecr-pull", "parameter-read")."""
+        ("docker", "ecr-pull", "parameter-read", "fence-read")."""
         unknown = set(capabilities) - INSTANCE_CAPABILITIES
         if unknown:
             raise ValueError(f"unknown capabilities {sorted(unknown)}; known: {sorted(INSTANCE_CAPABILITIES)}")
@@ -270,11 +276,12 @@ class Fleet:
         if command.document_name == "AWS-RunShellScript":
             self._run_shell(command)
             return
-        image = (command.parameters or {}).get("ImageUri", [None])[0]
+        parameters = command.parameters or {}
+        image = parameters.get("ImageUri", [None])[0]
         failed = False
         for invocation in command.invocations:
             instance_id = invocation["InstanceId"]
-            outcome = self._outcome(instance_id, image)
+            outcome = self._outcome(instance_id, image, parameters)
             invocation.update(outcome)
             failed |= outcome["Status"] != "Success"
             self.commands.append((instance_id, image or "", outcome["Status"]))
@@ -295,13 +302,17 @@ class Fleet:
         command.status = "Failed" if failed else "Success"
         command.status_details = command.status
 
-    def _outcome(self, instance_id: str, image: str | None) -> dict[str, Any]:
+    def _outcome(self, instance_id: str, image: str | None, parameters: dict[str, list[str]]) -> dict[str, Any]:
         with self._lock:
             if instance_id in self.faults.terminate_on_command:
                 self.faults.terminate_on_command.discard(instance_id)
                 self._ec2.terminate_instances(InstanceIds=[instance_id])
             if self._instance_state(instance_id) != "running":
                 return _result("Undeliverable", -1, "", "the instance is not running")
+            if "ReleaseId" in parameters:
+                superseded = self._fence_refuses(instance_id, parameters)
+                if superseded is not None:
+                    return superseded
             if self.faults.failing_commands[instance_id] > 0:
                 self.faults.failing_commands[instance_id] -= 1
                 return _result("Failed", 1, "", "docker: error pulling image (simulated failure)")
@@ -313,6 +324,30 @@ class Fleet:
                 logs = f"Error: application failed to start ({image})\nhealth check timed out"
                 return _result("Failed", 1, "", f"container did not become healthy; last log lines:\n{logs}")
             return _result("Success", 0, f"replaced {previous} with {image}; healthy", "")
+
+    def _fence_refuses(self, instance_id: str, parameters: dict[str, list[str]]) -> dict[str, Any] | None:
+        """The deploy document's fence check: None when the command's release is the desired one."""
+        release, environment = parameters["ReleaseId"][0], parameters["Environment"][0]
+        if not self.has(instance_id, "fence-read"):
+            role = f"arn:aws:sts::123456789012:assumed-role/instance-role/{instance_id}"
+            return _result(
+                "Failed",
+                254,
+                "",
+                "An error occurred (AccessDeniedException) when calling the GetItem operation: "
+                f"User: {role} is not authorized to perform: dynamodb:GetItem",
+            )
+        item = self._dynamodb.get_item(
+            TableName=parameters["FenceTable"][0],
+            Key={"pk": {"S": f"FENCE#{environment}"}, "sk": {"S": "DESIRED"}},
+            ConsistentRead=True,
+        ).get("Item")
+        desired = item["release_id"]["S"] if item else "None"
+        if desired == release:
+            return None
+        self.superseded.append((instance_id, release, desired))
+        note = f"superseded: {release} is no longer the desired release of {environment} (desired: {desired})"
+        return _result("Failed", 75, note, "")
 
     def _health(self, group: Any, target: dict[str, Any], status: Any, status_class: Any) -> Any:
         key = (group.arn, target["Id"])

@@ -7,6 +7,7 @@ What an instance can do is a set of capabilities; a test takes one away to build
     docker          the Docker daemon answers (`docker info`, `docker version`)
     ecr-pull        the instance role may log in to ECR and pull (GetAuthorizationToken, BatchGetImage)
     parameter-read  the instance role may read the environment's SSM parameters (GetParametersByPath)
+    fence-read      the instance role may read the environment's fence item (DynamoDB GetItem)
 
 The stubs print what the real tools print on failure (bash's "command not found", the AWS CLI's
 AccessDeniedException) and exit with the same codes (127, 254).
@@ -19,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-CAPABILITIES = frozenset({"docker", "ecr-pull", "parameter-read"})
+CAPABILITIES = frozenset({"docker", "ecr-pull", "parameter-read", "fence-read"})
 TIMEOUT_SECONDS = 30
 
 _DOCKER = r"""#!/bin/bash
@@ -42,6 +43,8 @@ case "$1 $2" in
     [ -n "$HM_ECR" ] || denied GetAuthorizationToken ecr:GetAuthorizationToken; echo "password" ;;
   "ecr batch-get-image")
     [ -n "$HM_ECR" ] || denied BatchGetImage ecr:BatchGetImage; echo '{"images": [], "failures": []}' ;;
+  "dynamodb get-item")
+    [ -n "$HM_FENCE" ] || denied GetItem dynamodb:GetItem; echo '{}' ;;
   "ssm get-parameters-by-path")
     [ -n "$HM_PARAMETERS" ] || denied GetParametersByPath ssm:GetParametersByPath; echo '{"Parameters": []}' ;;
   *) echo "aws $*" ;;
@@ -69,6 +72,7 @@ def run(instance_id: str, commands: list[str], capabilities: frozenset[str]) -> 
                 "HM_DOCKER": "1" if "docker" in capabilities else "",
                 "HM_ECR": "1" if "ecr-pull" in capabilities else "",
                 "HM_PARAMETERS": "1" if "parameter-read" in capabilities else "",
+                "HM_FENCE": "1" if "fence-read" in capabilities else "",
             },
             check=False,
         )

@@ -89,9 +89,13 @@ def _decide(
             return _recorded(environment, name, "already_rolling_back", "a rollback is already running", record)
         if not ledger.claim_rollback(environment, str(holder["release_id"]), name):
             return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
+        # Withdraw the release's fence before stopping it: from here on no command of it runs on
+        # an instance, even one whose step decided to act a moment ago.
+        lock.release(environment, str(holder["owner"]), str(holder["release_id"]))
         _stop(str(holder["owner"]), reason)
-        lock.release(environment, str(holder["owner"]))
-        target = ledger.current(environment)
+        # Back to the release that was current when it started, never to itself (its Finalize may
+        # have made it current a moment ago).
+        target = _previous_of(environment, running)
         bad = running
     else:
         current = ledger.current(environment)

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from harbormaster import clock
-from harbormaster.state.store import TABLE_ENV, conditional, items_table, plain
+from harbormaster.state.store import TABLE_ENV, conditional, items_table, plain, transact
 
 __all__ = ["TABLE_ENV", "conditional"]  # re-exported for the lock and the CLI
 
@@ -94,40 +93,29 @@ def current(environment: str) -> dict[str, Any] | None:
     return plain(item["Item"]) if "Item" in item else None
 
 
-def set_current(environment: str, release: dict[str, Any]) -> None:
+def mark_succeeded(environment: str, release: dict[str, Any], **fields: Any) -> bool:
+    """Mark the release SUCCEEDED and make it the known-good one, in one transaction, unless a
+    rollback claimed it meanwhile (an alarm during its Finalize): then nothing changes (False)."""
     keep: dict[str, Any] = {
-        k: release[k] for k in ("release_id", "digest", "tag", "image_uri", "repository") if k in release
+        k: release[k]
+        for k in ("release_id", "digest", "tag", "image_uri", "repository", "task_definition_arn")
+        if release.get(k) is not None
     }
-    items_table().put_item(Item={"pk": _pk(environment), "sk": "CURRENT", "updated_at": now_iso(), **keep})
-
-
-def put_pending(environment: str, request: dict[str, Any]) -> dict[str, Any] | None:
-    """Queue `request` behind the running deploy; return the request it replaced (if any).
-
-    Newest wins: an older request never replaces a newer one (it is returned as replaced instead).
-    """
-    item = {"pk": _pk(environment), "sk": "PENDING", "request": request, "requested_at": request["requested_at"]}
-    try:
-        old = (
-            items_table()
-            .put_item(
-                Item=item,
-                ReturnValues="ALL_OLD",
-                ConditionExpression="attribute_not_exists(sk) OR requested_at <= :at",
-                ExpressionAttributeValues={":at": request["requested_at"]},
-            )
-            .get("Attributes")
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
-        return request  # a newer image is already waiting: this one is the one skipped
-    return dict(old["request"]) if old else None
-
-
-def take_pending(environment: str) -> dict[str, Any] | None:
-    old = items_table().delete_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ReturnValues="ALL_OLD")
-    return dict(old["Attributes"]["request"]) if "Attributes" in old else None
+    values = {"SUCCEEDED": "SUCCEEDED", **fields}
+    names = {f"#{k}": k for k in ["status", *fields]}
+    failed = transact(
+        {
+            "Update": {
+                "Key": {"pk": _pk(environment), "sk": f"RELEASE#{release['release_id']}"},
+                "UpdateExpression": "SET #status = :SUCCEEDED, " + ", ".join(f"#{k} = :{k}" for k in fields),
+                "ConditionExpression": "attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {f":{k}": v for k, v in values.items()},
+            }
+        },
+        {"Put": {"Item": {"pk": _pk(environment), "sk": "CURRENT", "updated_at": now_iso(), **keep}}},
+    )
+    return not failed
 
 
 def quarantine(environment: str, digest: str, release_id: str, reason: str) -> None:

@@ -1,5 +1,13 @@
 """One deploy per environment: `ENV#<env> / LOCK` holds the owning execution's ARN.
 
+Every change of holder is one DynamoDB transaction with the environment's fence (`state.fence`):
+taking the lock publishes the holder's release as the desired one, releasing it withdraws it. So
+the instances never run a command for a release that does not hold the lock.
+
+Queueing behind the lock and releasing it are transactions with the queue too (`ENV#<env> /
+PENDING`): an image is queued only while the holder it saw still holds the lock, and the lock is
+released only together with taking what waits. Neither side can miss the other (no lost wake-up).
+
 A lock whose execution is no longer RUNNING is stale and is taken over (conditionally, so two
 contenders cannot both win).
 """
@@ -11,67 +19,145 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
-from harbormaster.state.ledger import _pk, conditional, now_iso
-from harbormaster.state.store import items_table
+from harbormaster.state import fence
+from harbormaster.state.ledger import _pk, now_iso
+from harbormaster.state.store import items_table, transact
 
 
 class LockHeld(Exception):
     """Another running execution holds the environment's lock."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, requested_at: str | None = None) -> None:
         self.owner = owner
+        self.requested_at = requested_at  # of the holder's request: an older request is superseded
         super().__init__(f"the deploy lock is held by {owner}")
 
 
-def acquire(environment: str, owner: str, release_id: str) -> str | None:
-    """Take the lock for `owner`. Returns the stale owner taken over, if any; raises LockHeld."""
-    key = {"pk": _pk(environment), "sk": "LOCK"}
-    item = {**key, "owner": owner, "release_id": release_id, "acquired_at": now_iso()}
-    if _put_if(item, "attribute_not_exists(sk) OR #o = :who", owner):
+class LockChanged(Exception):
+    """The lock changed hands while this call read it: run it again (its state's Retry does)."""
+
+
+def _key(environment: str) -> dict[str, str]:
+    return {"pk": _pk(environment), "sk": "LOCK"}
+
+
+def acquire(environment: str, owner: str, release_id: str, digest: str, requested_at: str) -> str | None:
+    """Take the lock for `owner` and publish `release_id` as the desired release. Returns the stale
+    owner taken over, if any; raises LockHeld."""
+    item = {
+        **_key(environment),
+        "owner": owner,
+        "release_id": release_id,
+        "requested_at": requested_at,
+        "acquired_at": now_iso(),
+    }
+    if _take(item, digest, "attribute_not_exists(sk) OR #o = :who", owner):
         return None
-    holder = _holder(environment)
-    if holder is None:
-        return acquire(environment, owner, release_id)  # released meanwhile
-    if _is_running(holder):
-        raise LockHeld(holder)
-    if not _put_if(item, "#o = :who", holder):  # another contender took the stale lock first
-        raise LockHeld(_holder(environment) or "another execution")
-    return holder
+    held = holder(environment)
+    if held is None:
+        raise LockChanged(f"the lock of {environment} was released while {owner} tried to take it")
+    stale = str(held["owner"])
+    if _is_running(stale):
+        raise LockHeld(stale, held.get("requested_at"))
+    if not _take(item, digest, "#o = :who", stale):  # another contender took the stale lock first
+        raise LockChanged(f"another contender took the stale lock of {environment} first")
+    return stale
 
 
-def release(environment: str, owner: str) -> bool:
-    """Release the lock if `owner` still holds it."""
-    return conditional(
-        lambda: items_table().delete_item(
-            Key={"pk": _pk(environment), "sk": "LOCK"},
-            ConditionExpression="#o = :who",
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":who": owner},
-        )
+def release(environment: str, owner: str, release_id: str) -> bool:
+    """Release the lock and withdraw `release_id`'s fence, if `owner` still holds the lock."""
+    return not transact(_delete_if_owner(environment, owner), {"Put": {"Item": _withdrawn(environment, release_id)}})
+
+
+def release_and_take_pending(environment: str, owner: str, release_id: str) -> tuple[bool, dict[str, Any] | None]:
+    """Release the lock and take the waiting request in one transaction: (released, request).
+    `released` is False when `owner` no longer holds the lock (nothing changed). Raises
+    LockChanged when a new request was queued meanwhile (run again: it takes that one)."""
+    waiting = items_table().get_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ConsistentRead=True).get("Item")
+    queue_key = {"pk": _pk(environment), "sk": "PENDING"}
+    if waiting is None:
+        queue: dict[str, Any] = {
+            "ConditionCheck": {"Key": queue_key, "ConditionExpression": "attribute_not_exists(sk)"}
+        }
+    else:
+        queue = {
+            "Delete": {
+                "Key": queue_key,
+                "ConditionExpression": "requested_at = :at",
+                "ExpressionAttributeValues": {":at": waiting["requested_at"]},
+            }
+        }
+    failed = transact(
+        _delete_if_owner(environment, owner), {"Put": {"Item": _withdrawn(environment, release_id)}}, queue
     )
+    if 0 in failed:
+        return False, None
+    if failed:
+        raise LockChanged(f"a request was queued behind {environment}'s lock while it was being released")
+    return True, dict(waiting["request"]) if waiting else None
 
 
-def _put_if(item: dict[str, Any], condition: str, who: str) -> bool:
-    return conditional(
-        lambda: items_table().put_item(
-            Item=item,
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#o": "owner"},
-            ExpressionAttributeValues={":who": who},
-        )
+def queue_behind(environment: str, holder_owner: str, request: dict[str, Any]) -> dict[str, Any] | None:
+    """Queue `request` while `holder_owner` still holds the lock; return the request it replaced.
+
+    Newest wins: an older request never replaces a newer one (it is returned as replaced instead).
+    Raises LockChanged when the holder released the lock meanwhile (take it instead)."""
+    item = {"pk": _pk(environment), "sk": "PENDING", "request": request, "requested_at": request["requested_at"]}
+    old = items_table().get_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ConsistentRead=True).get("Item")
+    if old is not None and str(old["requested_at"]) > str(request["requested_at"]):
+        return request  # a newer image is already waiting: this one is the one skipped (safe unfenced: newer wins)
+    seen: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
+    if old is not None:
+        seen = {
+            "ConditionExpression": "requested_at = :seen",
+            "ExpressionAttributeValues": {":seen": old["requested_at"]},
+        }
+    failed = transact(
+        {"Put": {"Item": item, **seen}},
+        {
+            "ConditionCheck": {
+                "Key": _key(environment),
+                "ConditionExpression": "#o = :who",
+                "ExpressionAttributeNames": {"#o": "owner"},
+                "ExpressionAttributeValues": {":who": holder_owner},
+            }
+        },
     )
+    if failed:
+        raise LockChanged(f"the lock or the queue of {environment} changed while {request['release_id']} was queued")
+    return dict(old["request"]) if old else None
 
 
 def holder(environment: str) -> dict[str, Any] | None:
-    item: dict[str, Any] | None = (
-        items_table().get_item(Key={"pk": _pk(environment), "sk": "LOCK"}, ConsistentRead=True).get("Item")
-    )
+    item: dict[str, Any] | None = items_table().get_item(Key=_key(environment), ConsistentRead=True).get("Item")
     return item
 
 
-def _holder(environment: str) -> str | None:
-    item = holder(environment)
-    return str(item["owner"]) if item else None
+def _take(item: dict[str, Any], digest: str, condition: str, who: str) -> bool:
+    environment = str(item["pk"]).removeprefix("ENV#")
+    published = fence.published(environment, str(item["release_id"]), digest, str(item["acquired_at"]))
+    lock_put = {
+        "Item": item,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#o": "owner"},
+        "ExpressionAttributeValues": {":who": who},
+    }
+    return not transact({"Put": lock_put}, {"Put": {"Item": published}})
+
+
+def _delete_if_owner(environment: str, owner: str) -> dict[str, Any]:
+    return {
+        "Delete": {
+            "Key": _key(environment),
+            "ConditionExpression": "#o = :who",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": {":who": owner},
+        }
+    }
+
+
+def _withdrawn(environment: str, release_id: str) -> dict[str, Any]:
+    return fence.withdrawn(environment, release_id, now_iso())
 
 
 def _is_running(execution_arn: str) -> bool:

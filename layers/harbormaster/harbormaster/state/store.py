@@ -7,11 +7,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from harbormaster.clients import table
+from harbormaster.clients import client, table
 
 TABLE_ENV = "TABLE_NAME"
+_SERIALIZER = TypeSerializer()
 
 
 def items_table() -> Any:
@@ -29,8 +31,34 @@ def conditional(write: Callable[[], Any]) -> bool:
     return True
 
 
-def _table() -> Any:
-    return table(os.environ[TABLE_ENV])
+def transact(*actions: dict[str, Any]) -> list[int]:
+    """TransactWriteItems on the single table, each action in the resource's plain-value form
+    (`{"Put": {"Item": ..., "ConditionExpression": ...}}`). Returns the indexes of the actions
+    whose condition did not hold (then nothing was written); empty when all were written.
+    Any other cancellation (`TransactionConflict`: another transaction on the same items) is
+    raised: the caller's retry (its state's Retry) runs it again."""
+    name = os.environ[TABLE_ENV]
+    serialised = [{kind: _low_level(name, body) for kind, body in action.items()} for action in actions]
+    try:
+        client("dynamodb").transact_write_items(TransactItems=serialised)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+        failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+        if not failed or any(code not in {"ConditionalCheckFailed", "None", None} for code in reasons):
+            raise
+        return failed
+    return []
+
+
+def _low_level(table_name: str, body: dict[str, Any]) -> dict[str, Any]:
+    serialise = _SERIALIZER.serialize
+    out: dict[str, Any] = {"TableName": table_name}
+    for field, value in body.items():
+        typed = field in {"Item", "Key", "ExpressionAttributeValues"}
+        out[field] = {k: serialise(v) for k, v in value.items()} if typed else value
+    return out
 
 
 def plain(item: dict[str, Any]) -> dict[str, Any]:

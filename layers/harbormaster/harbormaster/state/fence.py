@@ -1,0 +1,43 @@
+"""The environment's desired release, the fence every deploy command checks on the instance.
+
+FENCE#<env> / DESIRED   release_id, digest, set_at
+
+Taking the deploy lock publishes the new holder's release here, in the same transaction
+(`lock.acquire`); releasing the lock withdraws it (`lock.release`). The deploy document reads this
+item under a per-instance `flock` and exits `SUPERSEDED_EXIT_CODE` when its `ReleaseId` is not the
+desired one, so a step that decided to act before its release was stopped cannot act after: the
+check happens where the change happens. The instance role may read only this partition
+(`dynamodb:LeadingKeys` `FENCE#*`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harbormaster.state.store import items_table
+
+PARTITION = "FENCE#"
+SORT_KEY = "DESIRED"
+WITHDRAWN = "-"  # no deploy is running: every command is superseded
+SUPERSEDED_EXIT_CODE = 75  # EX_TEMPFAIL; the deploy document's "not the desired release" exit
+
+
+def key(environment: str) -> dict[str, str]:
+    return {"pk": f"{PARTITION}{environment}", "sk": SORT_KEY}
+
+
+def published(environment: str, release_id: str, digest: str, at: str) -> dict[str, Any]:
+    """The fence item that makes `release_id` the desired release (a transaction's Put)."""
+    return {**key(environment), "release_id": release_id, "digest": digest, "set_at": at}
+
+
+def withdrawn(environment: str, release_id: str, at: str) -> dict[str, Any]:
+    """The fence item once `release_id` stops being desired (its lock was released)."""
+    return {**key(environment), "release_id": WITHDRAWN, "withdrawn_from": release_id, "set_at": at}
+
+
+def desired(environment: str) -> str | None:
+    """The release the environment's instances may run commands for, if any."""
+    item = items_table().get_item(Key=key(environment), ConsistentRead=True).get("Item") or {}
+    release = item.get("release_id")
+    return None if release in (None, WITHDRAWN) else str(release)
