@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.deploy import DeployPlan
 from harbormaster.deploy.finalize import fail, succeed
+from harbormaster.deploy.models import Convergence
 from harbormaster.observability import logger, metrics, tracer
 
 
@@ -20,5 +21,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.set_correlation_id(plan.release_id)
     metrics.add_dimension(name="environment", value=plan.request.environment)
     if event["outcome"] == "succeeded":
-        return succeed(plan, event["execution_arn"], event["state_machine_arn"])
+        convergence = Convergence.model_validate(event["converge"]) if event.get("converge") else None
+        return succeed(plan, event["execution_arn"], event["state_machine_arn"], convergence)
     return fail(plan, event["error"], event.get("revert"), event["execution_arn"], event["state_machine_arn"])

@@ -12,12 +12,14 @@ _SEVERITY: dict[str, Severity] = {
     "deploy.started": "info",
     "deploy.queued": "info",
     "deploy.succeeded": "success",
+    "deploy.diverged": "critical",
     "deploy.failed": "critical",
     "deploy.skipped": "warning",
     "deploy.rejected": "warning",
     "approval.requested": "warning",
     "rollback.started": "critical",
     "rollback.succeeded": "success",
+    "rollback.diverged": "critical",
     "rollback.failed": "critical",
     "rollback.skipped": "warning",
     "rollback.queued": "warning",
@@ -31,11 +33,13 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
         raise ValueError(f"unknown deploy event type {kind!r}")
     plan = DeployPlan.model_validate(state["plan"]) if state.get("plan") else None
     request = plan.request if plan else DeployRequest.model_validate(state["request"])
-    if request.trigger == "rollback" and kind.startswith("deploy."):
-        kind = "rollback." + kind.split(".", 1)[1]
     final = state.get("final") or {}
+    if kind == "deploy.succeeded" and final.get("divergent"):
+        kind = "deploy.diverged"  # finished, but some instances are not on the image: named in the reason
     if kind == "deploy.failed" and final.get("status") == "REJECTED":
         kind = "deploy.rejected"  # refused at the approval gate (or its timeout): nothing was touched
+    if request.trigger == "rollback" and kind.startswith("deploy."):
+        kind = "rollback." + kind.split(".", 1)[1]
     phase, reason = final.get("phase"), final.get("reason")
     if state.get("error") and not reason:
         phase, reason = describe_failure(state["error"])
@@ -60,7 +64,7 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
     return HarbormasterEvent(
         type=kind,
         severity=_SEVERITY[kind],
-        route="critical" if kind in {"deploy.failed", "rollback.started", "rollback.failed"} else "deployments",
+        route="critical" if _SEVERITY[kind] == "critical" else "deployments",
         environment=request.environment,
         release_id=plan.release_id if plan else None,
         image=request.image,

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 
 from harbormaster import clock
 from harbormaster.clients import client
-from harbormaster.deploy.models import DeployPlan
+from harbormaster.deploy.converge import divergence
+from harbormaster.deploy.models import Convergence, DeployPlan
 from harbormaster.deploy.publish import publish_image
 from harbormaster.deploy.router import execution_name
 from harbormaster.observability import logger, metrics
@@ -28,15 +29,19 @@ _PHASES = {
 }
 
 
-def succeed(plan: DeployPlan, execution_arn: str, state_machine_arn: str) -> dict[str, Any]:
+def succeed(
+    plan: DeployPlan, execution_arn: str, state_machine_arn: str, convergence: Convergence | None = None
+) -> dict[str, Any]:
     environment = plan.request.environment
     release = ledger.get_release(environment, plan.release_id) or {}
     seconds = _seconds_since(release.get("started_at"))
+    divergent = convergence.divergent if convergence else {}
     made_current = ledger.mark_succeeded(
         environment,
         {**release, "release_id": plan.release_id, "image_uri": plan.image_uri},
         finished_at=ledger.now_iso(),
         duration_seconds=seconds,
+        divergent=divergent,
     )
     if not made_current:  # a guard alarm claimed it during this Finalize: it is being rolled back
         return _stopped_by_rollback(plan, execution_arn, "the release was rolled back while it finished")
@@ -47,8 +52,15 @@ def succeed(plan: DeployPlan, execution_arn: str, state_machine_arn: str) -> dic
     return {
         "duration_seconds": seconds,
         "instances_done": release.get("instances_done", 0),
+        "divergent": divergent,
+        "reason": _divergence_reason(divergent) if divergent else None,
         "pending_started": _release_and_next(environment, plan.release_id, execution_arn, state_machine_arn),
     }
+
+
+def _divergence_reason(divergent: dict[str, str]) -> str:
+    named = "; ".join(f"{instance}: {what}" for instance, what in sorted(divergent.items()))
+    return f"{len(divergent)} instance(s) not converged after the redeploy attempts: {named}"
 
 
 def fail(
@@ -78,6 +90,13 @@ def fail(
         notes.append(f"service restored: {service.get('note')}")
     if plan.previous:
         publish_image(environment, plan.previous.image_uri)
+        template = next((task for batch in plan.batches for task in batch), None)
+        if template is not None and _reverted(revert):
+            # The final check: which instances the release planned or touched are not back on the
+            # previous image, registered and healthy.
+            divergent = divergence(plan, None, template.target_group_arn, plan.previous.image_uri)
+            if divergent:
+                notes.append("not restored: " + "; ".join(f"{i}: {what}" for i, what in sorted(divergent.items())))
     release = ledger.get_release(environment, plan.release_id) or {}
     seconds = _seconds_since(release.get("started_at"))
     full_reason = " | ".join([reason, *notes])

@@ -119,3 +119,15 @@ class DeployPlan(BaseModel):
     bake_seconds: int = 0
     poll_seconds: int = 5
     warnings: list[str] = Field(default_factory=list)
+
+
+class Convergence(BaseModel):
+    """After the rollout: which instances of the environment are not on the release's image, or not
+    registered and healthy, and the batches that redeploy them (empty when converged, when the
+    release no longer owns the environment, or after the last attempt)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = 0
+    batches: list[list[InstanceTask]] = Field(default_factory=list)
+    divergent: dict[str, str] = Field(default_factory=dict, description="instance → what differs")

@@ -143,6 +143,10 @@ def _plan(
     target = environment.target
     group = targets.target_group_arn(target)
     instance_ids = targets.instances(target, group)
+    if request.trigger == "rollback" and request.rolls_back:
+        # The whole environment: also what the rolled-back release took out of service.
+        touched = (ledger.get_release(request.environment, request.rolls_back) or {}).get("touched", [])
+        instance_ids = sorted(set(instance_ids) | targets.running(list(touched)))
     if not instance_ids:
         raise DeployError("the environment has no running instances to deploy to")
     total = len(instance_ids)

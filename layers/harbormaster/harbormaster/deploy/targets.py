@@ -36,7 +36,12 @@ def instances(target: Ec2Target, group_arn: str | None) -> list[str]:
     if target.instances:
         filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in target.instances.tag.items()]
         found.update(_running(filters))
-    return sorted(found & set(_running([{"Name": "instance-id", "Values": sorted(found)}]))) if found else []
+    return sorted(running(sorted(found)))
+
+
+def running(instance_ids: list[str]) -> set[str]:
+    """Those of `instance_ids` that are running."""
+    return _running([{"Name": "instance-id", "Values": instance_ids}]) if instance_ids else set()
 
 
 def instance_facts(instance_id: str) -> tuple[str, str | None]:

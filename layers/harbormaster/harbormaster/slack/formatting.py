@@ -32,6 +32,8 @@ _TITLES = {
     "rollback.started": "⏪ Rollback started",
     "rollback.succeeded": "✅ Rollback succeeded",
     "rollback.failed": "🚨 Rollback failed",
+    "deploy.diverged": "⚠️ Deploy finished, fleet not converged",
+    "rollback.diverged": "🚨 Rollback finished, fleet not converged",
     "alarm.outside_window": "🔔 Guard alarm, no rollback",
     "schedule.stopped": "🌙 Schedule stopped resources",
     "schedule.started": "☀️ Schedule started resources",
