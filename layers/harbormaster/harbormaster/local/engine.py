@@ -15,7 +15,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.ecr_scans import EcrScans
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
 from harbormaster.local.fleet import Fleet
+from harbormaster.local.pauses import Pause, Pauses
 from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture, StdoutRouter
 from harbormaster.local.slack_sink import SinkRequest, SlackSink
 from harbormaster.local.stack import ProvisionedStack, provision
@@ -140,6 +141,7 @@ class LocalEngine:
         self._schedules_fired_until: datetime  # set by start()
         self._provisioned_at: datetime  # set by start()
         self.scans = EcrScans()  # scan-on-push: IN_PROGRESS for a while after the push event
+        self.pauses = Pauses()  # named points where a test holds a Lambda's AWS call (local/pauses.py)
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
         self.bus: EventBus
@@ -168,6 +170,7 @@ class LocalEngine:
             patcher.start()
             self._patches.append(patcher)
         self._schedules_fired_until = self.clock.now
+        self.pauses.install()  # before any client exists: every client the Lambdas create carries it
         _forget_warm_state()
         try:
             self._provisioned_at = self.clock.now
@@ -175,6 +178,7 @@ class LocalEngine:
             self.runtime = LambdaRuntime(
                 self.stack, dict(_LOCAL_ENV), {"HARBORMASTER_CONFIG": str(self.config_path)}, self.logs
             )
+            self.pauses.while_held = self.runtime.yielding  # a held Lambda lets the others run
             self._route_moto_lambda_invocations()
             self._real_stdout = sys.stdout
             sys.stdout = StdoutRouter(sys.stdout, self.logs, self.runtime.invoking)
@@ -197,6 +201,7 @@ class LocalEngine:
             raise
 
     def stop(self) -> None:
+        self.pauses.uninstall()  # lets every held call go
         if hasattr(self, "stack"):
             self._wait_for_executions()
         if self.slack._thread.is_alive():
@@ -326,6 +331,14 @@ class LocalEngine:
         told = [_told(r.body) for r in report.slack if r.webhook == "response-url" and isinstance(r.body, dict)]
         return status, refused or (told[-1] if told else ""), report
 
+    def pause(
+        self, service: str, operation: str, when: Callable[[dict[str, Any]], bool] = lambda _: True, after: bool = False
+    ) -> Pause:
+        """Hold the next AWS call a Lambda makes that matches (`service` as boto3 names it, the
+        API's operation name, its parameters), before it is sent or, with `after`, once answered;
+        `resume()` lets it go. Races become deterministic tests (see local/pauses.py)."""
+        return self.pauses.arm(Pause(service, operation, when, after))
+
     def invoke(self, function: str, event: Any) -> Invocation:
         """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
         return self.runtime.invoke(function, event)
@@ -409,7 +422,7 @@ class LocalEngine:
         sfn = boto3.client("stepfunctions", region_name=REGION)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            running = self._running_execution_arns()
+            running = [*self._running_execution_arns(), *sfn_rules.lingering()]
             if not running:
                 return
             for arn in running:

@@ -141,6 +141,20 @@ class LambdaRuntime:
             listener(record)
         return record
 
+    @contextlib.contextmanager
+    def yielding(self) -> Iterator[None]:
+        """While this thread's invocation waits on something outside it (a call held by a test,
+        `pauses.py`), other invocations run. Each restores the environment it found when it
+        ends, so this one finds its own again when it takes the lock back."""
+        if not getattr(self.invoking, "active", False):
+            yield
+            return
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+
     def _handler(self, function: LocalFunction) -> Callable[[Any, Any], Any]:
         module_name, _, attribute = function.handler.rpartition(".")
         module = self._modules.get(function.logical_id)

@@ -9,6 +9,10 @@
 - An error from inside a Map iteration or a Parallel branch keeps its name: a `States.*` error stays
   one (moto turned it into a "custom" error, refused it and reported States.Runtime instead).
 - A closed execution's name stays taken for 90 days (moto: forever), on the engine's clock.
+- StopExecution makes the execution ABORTED at once, with its error and cause (moto: RUNNING until
+  its worker thread next looks, which a Lambda still running delays). As in AWS, that Lambda runs
+  to its end and its result is discarded; `lingering()` lists such executions so that the engine
+  can let them finish before it shuts down.
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ HISTORY_CAUSE = f"The execution reached the maximum number of history events ({H
 NAME_RESERVED = timedelta(days=90)
 _COUNTING = threading.RLock()
 _CLOSING = {"ExecutionFailed", "ExecutionSucceeded", "ExecutionAborted", "ExecutionTimedOut"}
+_LINGERING: set[Any] = set()  # stopped executions whose worker thread has not ended yet
+
+
+def lingering() -> list[str]:
+    """ARNs of stopped (ABORTED) executions whose last task is still running in the engine."""
+    with _COUNTING:
+        return [execution.exec_arn for execution in _LINGERING]
 
 
 def patches() -> list[Any]:
@@ -77,6 +88,8 @@ def patches() -> list[Any]:
     def reflect(communication: Any) -> None:
         original_reflect(communication)
         execution = communication.execution
+        with _COUNTING:
+            _LINGERING.discard(execution)
         execution._harbormaster_closed_at = clock.now()
         if getattr(execution.exec_worker.env.event_manager, "_harbormaster_exhausted", False):
             execution.exec_status = ExecutionStatus.FAILED
@@ -95,7 +108,19 @@ def patches() -> list[Any]:
             raise ExecutionAlreadyExists(f"Execution Already Exists: '{execution.execution_arn}'")
         return None
 
+    return [
+        *_nested_error_names(),
+        mock.patch.object(ErrorEqualsDecl, "_eval_body", error_equals),
+        mock.patch.object(EventManager, "add_event", add_event),
+        mock.patch.object(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect),
+        _aborted_at_once(),
+        mock.patch.object(StateMachine, "_handle_name_input_idempotency", name_taken),
+    ]
+
+
+def _nested_error_names() -> list[Any]:
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import iteration_worker
     from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
 
@@ -107,11 +132,24 @@ def patches() -> list[Any]:
     return [
         mock.patch.object(iteration_worker, "CustomErrorName", nested_error_name),
         mock.patch.object(branches_decl, "CustomErrorName", nested_error_name),
-        mock.patch.object(ErrorEqualsDecl, "_eval_body", error_equals),
-        mock.patch.object(EventManager, "add_event", add_event),
-        mock.patch.object(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect),
-        mock.patch.object(StateMachine, "_handle_name_input_idempotency", name_taken),
     ]
+
+
+def _aborted_at_once() -> Any:
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    original_stop = Execution.stop
+
+    def stop(execution: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        original_stop(execution, stop_date=stop_date, error=error, cause=cause)
+        with _COUNTING:
+            if execution.exec_status == ExecutionStatus.RUNNING:
+                execution.exec_status = ExecutionStatus.ABORTED
+                execution.stop_date, execution.error, execution.cause = stop_date, error, cause
+                _LINGERING.add(execution)
+
+    return mock.patch.object(Execution, "stop", stop)
 
 
 def _history_exhausted(context: Any) -> Exception:

@@ -1,0 +1,133 @@
+"""Races replayed deterministically: the engine holds one Lambda's AWS call at a named point
+(`engine.pause`), the test makes the other thing happen, then lets the call go. Each test is an
+interleaving that left a fleet or the ledger wrong before the fence, the queue transactions and
+the convergence check existed; none waits on a sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from harbormaster.local.engine import Execution
+from tests.conftest import wait_for
+from tests.e2e.deploy_world import ENV, REPO, World, history, put_guard_alarm, start_world
+from tests.e2e.test_rollback import ALARM, GUARDED, alarm_event, alarm_response
+
+pytestmark = pytest.mark.e2e
+V2 = "sha256:" + "2" * 64
+V3 = "sha256:" + "3" * 64
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    started = start_world(tmp_path, config=GUARDED)
+    put_guard_alarm(ALARM)
+    yield started
+    started.engine.stop()
+
+
+def deploy_command_of(digest: str) -> Any:
+    return lambda params: params.get("Parameters", {}).get("ImageUri", [""])[0].endswith(digest)
+
+
+def transaction_on(sort_key: str, kind: str) -> Any:
+    """A TransactWriteItems call with a `kind` action (Put, Update, ...) on the item `sort_key`."""
+    return lambda params: any(
+        action.get(kind, {}).get("Item", action.get(kind, {}).get("Key", {})).get("sk", {}).get("S") == sort_key
+        for action in params.get("TransactItems", [])
+    )
+
+
+def healthy_targets(world: World) -> set[str]:
+    described = boto3.client("elbv2").describe_target_health(TargetGroupArn=world.target_group)
+    return {d["Target"]["Id"] for d in described["TargetHealthDescriptions"] if d["TargetHealth"]["State"] == "healthy"}
+
+
+def statuses(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    return {
+        str(r.get("tag")) + ("/rollback" if r["trigger"] == "rollback" else ""): r["status"] for r in history(capsys)
+    }
+
+
+def item(world: World, sort_key: str) -> dict[str, Any] | None:
+    table = boto3.resource("dynamodb").Table(world.engine.stack.outputs["TableName"])
+    found: dict[str, Any] | None = table.get_item(Key={"pk": f"ENV#{ENV}", "sk": sort_key}).get("Item")
+    return found
+
+
+def execution(world: World, digest: str) -> Execution:
+    [found] = [e for e in world.engine.executions() if digest[7:19] in e.name or digest[7:19] in str(e.output)]
+    return found
+
+
+def test_a_command_sent_after_the_rollback_by_a_step_that_checked_before_it_changes_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug 1 and bug 2 of the fencing issue, in one interleaving: v2's step has taken an instance
+    out of service and checked that v2 is not stopped; before its SendCommand lands, an alarm stops
+    v2 and the rollback to v1 runs to the end. The late command must not put v2 back, and the
+    instance v2 took out must be back in service on v1."""
+    v1, _ = world.engine.push_image(REPO, "v1")
+    held = world.engine.pause("ssm", "SendCommand", when=deploy_command_of(V2))
+    world.engine.push_image(REPO, "v2", digest=V2, wait=False)
+    [victim] = held.wait_until_reached()["InstanceIds"]
+    assert victim not in healthy_targets(world)  # v2's step deregistered it
+
+    report = world.engine.send_event(alarm_event())
+    assert [d["action"] for d in alarm_response(report)["decisions"]] == ["stopped_and_rolled_back"]
+    held.resume()  # the stale step's SendCommand lands now, after the rollback's commands
+    fleet = world.engine.fleet
+    landed = lambda: (  # noqa: E731 - refused by the fence, or run
+        any(instance == victim for instance, *_ in fleet.superseded)
+        or any(instance == victim and image.endswith(V2) for instance, image, _ in fleet.commands)
+    )
+    wait_for(landed, what="the stale command landing")
+    world.engine.settle()
+
+    assert world.images() == dict.fromkeys(world.instances, world.image(v1))
+    assert healthy_targets(world) == set(world.instances)
+    [(_, release, desired)] = [s for s in world.engine.fleet.superseded if s[0] == victim]
+    assert release.endswith(V2[7:19]) and desired != release
+    assert statuses(capsys) == {"v2": "ROLLED_BACK", "v1/rollback": "SUCCEEDED", "v1": "SUCCEEDED"}
+
+
+def test_an_image_queued_while_the_lock_is_released_is_not_lost(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lost wake-up: v3's Prepare finds the lock held by v2 and is about to queue; meanwhile
+    v2 finishes, releases the lock and finds nothing waiting. v3 must still deploy."""
+    world.engine.push_image(REPO, "v1")
+    held = world.engine.pause("dynamodb", "TransactWriteItems", when=transaction_on("PENDING", "Put"))
+    world.engine.push_image(REPO, "v2", digest=V2, wait=False)
+    wait_for(lambda: V2[7:19] in str((item(world, "LOCK") or {}).get("release_id")), what="v2 holding the lock")
+    world.engine.push_image(REPO, "v3", digest=V3, wait=False)
+    held.wait_until_reached()  # v3 is about to queue behind v2
+    wait_for(lambda: execution(world, V2).status == "SUCCEEDED", timeout=120, what="v2's deploy finishing")
+    held.resume()
+    world.engine.settle()
+
+    assert world.images() == dict.fromkeys(world.instances, world.image(V3))
+    assert statuses(capsys)["v3"] == "SUCCEEDED"
+    assert item(world, "PENDING") is None and item(world, "LOCK") is None
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-it-is-current", "after-it-is-current"])
+def test_an_alarm_during_finalize_rolls_that_release_back_never_to_it(
+    world: World, capsys: pytest.CaptureFixture[str], after: bool
+) -> None:
+    v1, _ = world.engine.push_image(REPO, "v1")
+    held = world.engine.pause("dynamodb", "TransactWriteItems", when=transaction_on("CURRENT", "Put"), after=after)
+    world.engine.push_image(REPO, "v2", digest=V2, wait=False)
+    held.wait_until_reached()  # v2's Finalize is making it the current release
+    report = world.engine.send_event(alarm_event())
+    assert [d["action"] for d in alarm_response(report)["decisions"]] == ["stopped_and_rolled_back"]
+    held.resume()
+    world.engine.settle()
+
+    assert world.images() == dict.fromkeys(world.instances, world.image(v1))
+    assert statuses(capsys) == {"v2": "ROLLED_BACK", "v1/rollback": "SUCCEEDED", "v1": "SUCCEEDED"}
+    assert (item(world, "CURRENT") or {}).get("digest") == v1
