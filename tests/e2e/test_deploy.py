@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 
+from tests.conftest import wait_for
 from tests.e2e.deploy_world import ENV, REPO, World, config, history, start_world
 
 pytestmark = pytest.mark.e2e
@@ -153,7 +154,7 @@ def test_pushes_during_a_deploy_wait_and_the_newest_wins(tmp_path: Path, capsys:
     try:
         engine = slow.engine
         engine.push_image(REPO, "v2", wait=False)
-        _wait_for(lambda: lock_item() is not None)  # v2 holds the lock before the others arrive
+        wait_for(lambda: lock_item() is not None)  # v2 holds the lock before the others arrive
         engine.push_image(REPO, "v3", wait=False)
         # Event times have one-second precision (as EventBridge's): v4 is newer by a second, so
         # "newest" does not depend on which Prepare runs first (their scans finish in any order).
@@ -176,11 +177,11 @@ def test_a_digest_queued_twice_starts_both_times(tmp_path: Path, capsys: pytest.
     try:
         engine = slow.engine
         engine.push_image(REPO, "v2", wait=False)
-        _wait_for(lambda: lock_item() is not None)
+        wait_for(lambda: lock_item() is not None)
         b, _ = engine.push_image(REPO, "v3", content="image-b", wait=False)  # waits behind v2
         engine.settle()
         engine.push_image(REPO, "v4", wait=False)
-        _wait_for(lambda: lock_item() is not None)
+        wait_for(lambda: lock_item() is not None)
         engine.push_image(REPO, "v3-again", digest=b, wait=False)  # the same image waits again
         engine.settle()
 
@@ -204,13 +205,6 @@ def test_a_deploy_that_cannot_announce_its_start_fails_cleanly_and_frees_the_env
     [release] = history(capsys)
     assert release["status"] == "FAILED"
     assert set(world.images().values()) == {"v1"} and world.engine.fleet.commands == []
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_the_running_image_pushed_again_is_skipped_with_the_reason(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ import boto3
 import pytest
 
 from harbormaster.cli.main import main
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, wait_for
 from tests.e2e.deploy_world import ENV, REPO, World, config, history, put_guard_alarm, start_world
 
 pytestmark = pytest.mark.e2e
@@ -92,10 +91,7 @@ def test_an_alarm_during_batch_2_of_4_stops_the_deploy_and_the_fleet_ends_on_the
         v1 = push(slow, "v1")
         before = len(slow.engine.fleet.commands)
         slow.engine.push_image(REPO, "v2", wait=False)
-        deadline = time.monotonic() + 30
-        while len(slow.engine.fleet.commands) - before < 2:  # batch 2 of 4 has started
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for(lambda: len(slow.engine.fleet.commands) - before >= 2, what="batch 2 of 4 starting")
         slow.engine.send_event(alarm_event())
         assert set(slow.images().values()) == {slow.image(v1)}
         assert slow.engine.fleet.min_healthy_seen(slow.target_group) >= 2  # min_healthy 50% of 4
@@ -160,10 +156,12 @@ def test_an_alarm_while_the_rollback_runs_is_recorded_not_acted_on(
         push(slow, "v2")
         slow.engine.send_event(alarm_event(), wait=False)
         table = boto3.resource("dynamodb").Table(slow.engine.stack.outputs["TableName"])
-        deadline = time.monotonic() + 30
-        while not [i for i in table.scan()["Items"] if i.get("trigger") == "rollback" and i["status"] == "IN_PROGRESS"]:
-            assert time.monotonic() < deadline  # the rollback holds the lock and is rolling
-            time.sleep(0.05)
+        wait_for(  # the rollback holds the lock and is rolling
+            lambda: [
+                i for i in table.scan()["Items"] if i.get("trigger") == "rollback" and i["status"] == "IN_PROGRESS"
+            ],
+            what="the rollback rolling",
+        )
         second = slow.engine.send_event(alarm_event(sample="metric-math"))
         actions = [d["action"] for d in alarm_response(second)["decisions"]]
         assert actions == ["already_rolling_back"]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from harbormaster.local import LocalEngine
 from harbormaster.local.sfn_rules import HISTORY_CAUSE, HISTORY_LIMIT
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/harbormaster-test"
@@ -33,13 +33,9 @@ def machine(name: str, definition: dict[str, Any]) -> str:
 
 def finished(execution_arn: str, timeout: float = 120) -> dict[str, Any]:
     sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"{execution_arn} still running")
+    wait_for(lambda: sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING", timeout, execution_arn)
+    described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+    return described
 
 
 def test_an_execution_fails_at_its_25000th_history_event(engine: LocalEngine) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from harbormaster.cli.main import main
 from harbormaster.local import slack_clicks
+from tests.conftest import wait_for
 from tests.e2e.deploy_world import ENV, REPO, World, config, history, start_world
 
 pytestmark = pytest.mark.e2e
@@ -43,19 +44,20 @@ def world(tmp_path: Path) -> Iterator[World]:
 def waiting(world: World, tag: str = "v2") -> tuple[str, str]:
     """Push `tag`; return (digest, release id) once its deploy waits at the gate."""
     digest, _ = world.engine.push_image(REPO, tag, wait=False)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    found: list[Any] = []
+
+    def requested() -> bool:
         world.engine.deliver_queued()
-        requests = [
+        found[:] = [
             m
             for m in world.engine.slack.delivered()
             if "Approval needed" in m.body["text"] and f":{tag} (" in m.body["text"]
         ]
-        if requests:
-            value = _buttons(requests[-1].body)["approve"]["value"]
-            return digest, json.loads(value)["release_id"]
-        time.sleep(0.05)
-    raise AssertionError("no approval request reached Slack")
+        return bool(found)
+
+    wait_for(requested, what="an approval request reaching Slack")
+    value = _buttons(found[-1].body)["approve"]["value"]
+    return digest, json.loads(value)["release_id"]
 
 
 def _buttons(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
