@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from harbormaster.cli.main import main
+from harbormaster.clients import RETRY_CONFIG
 from harbormaster.local import slack_clicks
 from tests.conftest import wait_for
 from tests.e2e.deploy_world import ENV, REPO, World, config, history, start_world
@@ -97,6 +98,24 @@ def test_a_prod_deploy_waits_for_approval_and_a_signed_approval_lets_it_proceed(
     status, answer, report = world.engine.click("approve", value(release_id), SECOND)
     assert status == 200 and answer.startswith(f"already approved by <@{APPROVER}>")
     assert report.executions == []
+
+
+def test_a_decision_whose_send_fails_is_delivered_by_the_retry_not_lost(world: World) -> None:
+    """The click records the decision, then SendTaskSuccess fails (throttled past every retry):
+    the worker fails, SQS delivers the click again, and the retry finds the decision recorded but
+    not delivered, sends it and confirms it. Before, the retry found APPROVED and sent nothing:
+    the gate waited until its timeout rejected the deploy."""
+    digest, release_id = waiting(world)
+    every_attempt = int(RETRY_CONFIG.retries["total_max_attempts"])
+    world.engine.fleet.throttle("stepfunctions", "SendTaskSuccess", times=every_attempt)
+    status, answer, _ = world.engine.click("approve", value(release_id), APPROVER)
+    assert status == 200 and answer.startswith(f"✅ Approved by <@{APPROVER}>")
+    world.engine.settle()
+    assert deploy_status(world) == "SUCCEEDED"
+    assert set(world.images().values()) == {world.image(digest)}
+    table = boto3.resource("dynamodb").Table(world.engine.stack.outputs["TableName"])
+    record = table.get_item(Key={"pk": f"APPROVAL#{ENV}", "sk": release_id})["Item"]
+    assert record["status"] == "APPROVED" and "confirmed_at" in record
 
 
 def test_the_endpoint_answers_at_once_and_the_click_is_carried_out_afterwards(world: World) -> None:

@@ -75,14 +75,10 @@ def approve(config: HarbormasterConfig, environment: str, release_id: str | None
     approved_by = list(updated.get("approved_by", []))
     if len(approved_by) < int(updated.get("needed", 1)):
         return Answer(200, f"approved by {_people(approved_by)}; waiting for {_missing(updated)} more", acted=True)
-    if not approvals.decide(environment, release_id, "APPROVED", _people(approved_by)):
-        return _already(approvals.get(environment, release_id) or {})
-    output = {"approved_by": approved_by, "at": _now(), "via": via}
-    if not _send(
-        lambda: client("stepfunctions").send_task_success(taskToken=found["task_token"], output=json.dumps(output))
-    ):
-        return Answer(410, f"{release_id} is no longer waiting for approval (timed out or stopped)")
-    return Answer(200, f"✅ Approved by {_people(approved_by)} at {output['at']}", acted=True)
+    output = json.dumps({"approved_by": approved_by, "at": _now(), "via": via})
+    if not approvals.decide(environment, release_id, "APPROVED", _people(approved_by), sent=output):
+        return _deliver(environment, release_id)  # decided meanwhile by someone else: the truth, delivered
+    return _deliver(environment, release_id)
 
 
 def reject(
@@ -92,13 +88,36 @@ def reject(
     if isinstance(found, Answer):
         return found
     release_id = str(found["release_id"])
-    if not approvals.decide(environment, release_id, "REJECTED", _people([user]), reason):
-        return _already(approvals.get(environment, release_id) or {})
     cause = f"rejected by {_people([user])}: {reason}"[:32000]
+    if not approvals.decide(environment, release_id, "REJECTED", _people([user]), reason, sent=cause):
+        return _deliver(environment, release_id)  # decided meanwhile by someone else: the truth, delivered
+    return _deliver(environment, release_id)
+
+
+def _deliver(environment: str, release_id: str) -> Answer:
+    """Send the recorded decision to the gate, then confirm it. Whoever finds a decision recorded
+    but not confirmed (a retry after a failed send or a timed-out function, or the next click)
+    runs this again: the decision reaches the gate once, and nobody is told something untrue."""
+    record = approvals.get(environment, release_id) or {}
+    sending = str(record.get("status"))
+    if sending not in approvals.DECIDED:
+        return _already(record)
     sfn = client("stepfunctions")
-    if not _send(lambda: sfn.send_task_failure(taskToken=found["task_token"], error=REJECTED_ERROR, cause=cause)):
-        return Answer(410, f"{release_id} is no longer waiting for approval (timed out or stopped)")
-    return Answer(200, f"❌ Rejected by {_people([user])} at {_now()}: {reason}", acted=True)
+    token, sent = record["task_token"], str(record.get("sent") or "")
+    if sending == "APPROVING":
+        delivered = _send(lambda: sfn.send_task_success(taskToken=token, output=sent or "{}"))
+    else:
+        delivered = _send(lambda: sfn.send_task_failure(taskToken=token, error=REJECTED_ERROR, cause=sent[:32000]))
+    approvals.confirm(environment, release_id, sending)
+    verb = "✅ Approved" if sending == "APPROVING" else "❌ Rejected"
+    told = f"{verb} by {record.get('decided_by')} at {record.get('decided_at')}"
+    if sending == "REJECTING" and record.get("decision_reason"):
+        told += f": {record['decision_reason']}"
+    if not delivered:
+        # The gate no longer waits: an earlier attempt delivered this decision, or it timed out or
+        # was stopped (then Finalize records the timeout's rejection over this).
+        return Answer(410, f"{told}; {release_id} is no longer waiting for a decision")
+    return Answer(200, told, acted=True)
 
 
 def rollback(
@@ -135,6 +154,8 @@ def _waiting(
     if record is None:
         return Answer(404, f"no deploy of {environment} is waiting for approval")
     record["release_id"] = str(record["sk"])
+    if record.get("status") in approvals.DECIDED:  # decided, not yet delivered: deliver it now
+        return _deliver(environment, str(record["release_id"]))
     if record.get("status") != "PENDING":
         return _already(record)
     return record

@@ -151,7 +151,7 @@ def _rejection(plan: DeployPlan, error: dict[str, Any]) -> str:
     environment, release_id = plan.request.environment, plan.release_id
     if str(error.get("Error")) == "States.Timeout":
         reason = f"no decision within the approval timeout ({plan.approval_timeout_seconds}s): rejected"
-        approvals.decide(environment, release_id, "REJECTED", "the approval timeout", reason)
+        approvals.timed_out(environment, release_id, reason)
         return reason
     record = approvals.get(environment, release_id) or {}
     who, when = record.get("decided_by", "?"), record.get("decided_at", "?")

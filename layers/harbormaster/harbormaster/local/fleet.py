@@ -45,6 +45,7 @@ _BACKENDS = {
     "autoscaling": ("moto.autoscaling.models", "AutoScalingBackend"),
     "rds": ("moto.rds.models", "RDSBackend"),
     "cloudwatch": ("moto.cloudwatch.models", "CloudWatchBackend"),
+    "stepfunctions": ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend"),
 }
 
 
@@ -441,7 +442,7 @@ def _throttling_error(service: str, backend_module: str) -> type[Exception]:
 
     protocol = botocore.session.get_session().get_service_model(service).metadata["protocol"]
     code = "ThrottlingException" if protocol == "json" else "Throttling"
-    module = backend_module.rsplit(".", 1)[0] + ".exceptions"
+    module = ".".join(backend_module.split(".")[:2]) + ".exceptions"  # moto.<service>.exceptions
     return type(code, (ServiceException,), {"__module__": module, "code": code})
 
 

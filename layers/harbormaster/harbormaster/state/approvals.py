@@ -1,7 +1,11 @@
 """Approval requests in the single table. The task token stays here, never in a Slack message.
 
-APPROVAL#<env> / <release id>   status PENDING|APPROVED|REJECTED, the task token, the approvers so
-                                 far, who decided and when
+APPROVAL#<env> / <release id>   status, the task token, the approvers so far, who decided and when
+
+    PENDING ─decide→ APPROVING / REJECTING ─sent to the gate→ APPROVED / REJECTED
+                     (the decision is recorded before SendTask* and confirmed after it: a send that
+                      failed, or a function that timed out in between, is completed by the retry or
+                      by the next click, never lost; the gate's own timeout always ends REJECTED)
 
 Approval records have a partition of their own so that IAM can keep them from every function that
 has no business with task tokens (`dynamodb:LeadingKeys` in the template's ApprovalRecordsOffLimits).
@@ -77,20 +81,63 @@ def add_approver(environment: str, release_id: str, user: str) -> dict[str, Any]
     return plain(item) if conditional(write) else None
 
 
-def decide(environment: str, release_id: str, status: str, by: str, reason: str | None = None) -> bool:
-    """PENDING → APPROVED or REJECTED, once (False: someone else decided first)."""
+SENDING = {"APPROVED": "APPROVING", "REJECTED": "REJECTING"}
+DECIDED = {sending: final for final, sending in SENDING.items()}
+
+
+def decide(
+    environment: str, release_id: str, status: str, by: str, reason: str | None = None, sent: str | None = None
+) -> bool:
+    """PENDING → APPROVING / REJECTING, once (False: someone else decided first), keeping what is
+    to be sent to the gate (`sent`: the task output or the failure cause)."""
     return conditional(
         lambda: items_table().update_item(
             Key=_key(environment, release_id),
-            UpdateExpression="SET #s = :status, decided_by = :by, decided_at = :at, decision_reason = :reason",
+            UpdateExpression=(
+                "SET #s = :status, decided_by = :by, decided_at = :at, decision_reason = :reason, sent = :sent"
+            ),
             ConditionExpression="#s = :pending",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
-                ":status": status,
+                ":status": SENDING[status],
                 ":by": by,
                 ":at": clock.now().isoformat(timespec="seconds"),
                 ":reason": reason,
+                ":sent": sent,
                 ":pending": "PENDING",
             },
         )
+    )
+
+
+def confirm(environment: str, release_id: str, sending: str) -> bool:
+    """APPROVING → APPROVED, REJECTING → REJECTED once the gate has the decision."""
+    return conditional(
+        lambda: items_table().update_item(
+            Key=_key(environment, release_id),
+            UpdateExpression="SET #s = :final, confirmed_at = :at",
+            ConditionExpression="#s = :sending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":final": DECIDED[sending],
+                ":sending": sending,
+                ":at": clock.now().isoformat(timespec="seconds"),
+            },
+        )
+    )
+
+
+def timed_out(environment: str, release_id: str, reason: str) -> None:
+    """The gate's timeout fired: the request is REJECTED whatever was decided but not delivered."""
+    items_table().update_item(
+        Key=_key(environment, release_id),
+        UpdateExpression="SET #s = :rejected, decided_by = :by, decided_at = :at, decision_reason = :reason",
+        ConditionExpression="attribute_exists(sk)",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={
+            ":rejected": "REJECTED",
+            ":by": "the approval timeout",
+            ":at": clock.now().isoformat(timespec="seconds"),
+            ":reason": reason,
+        },
     )
