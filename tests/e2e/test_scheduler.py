@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -214,6 +215,51 @@ def test_a_one_shot_stop_and_a_dry_run(office: Office) -> None:
 
     office.engine.runtime.invoke("SchedulerFunction", one_shot)
     assert office.asg() == (0, 0, 0) and office.rds() == "stopped"
+
+
+def test_overlapping_runs_cannot_lose_a_saved_capacity(office: Office) -> None:
+    """Run A (a one-shot start: the group is running already) has read the group's record when
+    run B (a one-shot stop) saves its capacity and scales it to 0. A then remembers what it saw.
+    Before, A wrote back the whole record it had read, without the saved capacity, and the next
+    start found nothing to restore: the group stayed at 0."""
+    held = office.engine.pause(
+        "dynamodb", "GetItem", when=lambda params: "dev-asg" in str(params.get("Key")), after=True
+    )
+    run_a = threading.Thread(
+        target=office.engine.runtime.invoke, args=("SchedulerFunction", {"action": "start", "schedule": "office-hours"})
+    )
+    run_a.start()
+    held.wait_until_reached()
+    office.engine.runtime.invoke("SchedulerFunction", {"action": "stop", "schedule": "office-hours"})
+    assert office.asg() == (0, 0, 0)
+    held.resume()
+    run_a.join(timeout=60)
+    assert not run_a.is_alive()
+
+    office.engine.runtime.invoke("SchedulerFunction", {"action": "start", "schedule": "office-hours"})
+    assert office.asg() == (1, 3, 2)
+
+
+def test_a_second_stop_keeps_the_capacity_saved_by_the_first() -> None:
+    from moto import mock_aws
+
+    from harbormaster.state import resources as records
+    from tests.conftest import create_items_table
+
+    with mock_aws(), mock.patch.dict("os.environ", {"TABLE_NAME": "t"}):
+        from harbormaster.clients import reset_clients
+
+        reset_clients()
+        create_items_table("t")
+        arn = "arn:aws:autoscaling:ap-northeast-2:123456789012:autoScalingGroup:x:autoScalingGroupName/dev-asg"
+        assert records.save_capacity(arn, {"min": 1, "max": 3, "desired": 2})
+        assert not records.save_capacity(arn, {"min": 0, "max": 0, "desired": 0})  # what the second stop saw
+        records.remember(arn, last_desired="stopped")
+        assert records.get(arn)["saved"] == {"min": 1, "max": 3, "desired": 2}
+        assert not records.forget_capacity(arn, {"min": 0, "max": 0, "desired": 0})
+        assert records.forget_capacity(arn, {"min": 1, "max": 3, "desired": 2})
+        assert "saved" not in records.get(arn)
+        reset_clients()
 
 
 def test_schedule_status_and_a_dry_run_from_the_cli(office: Office, capsys: pytest.CaptureFixture[str]) -> None:

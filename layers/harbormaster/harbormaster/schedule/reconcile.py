@@ -74,7 +74,7 @@ def _schedule_run(
         if reason is None:
             outcomes.append(_outcome(resource, desired, "none", _why_not(resource, record, desired), request))
             if desired != "any" and resource.actual == desired and not request.dry_run:
-                records.put(resource.arn, {**record, "schedule": name, "last_desired": desired})
+                records.remember(resource.arn, schedule=name, last_desired=desired)
             continue
         act.append(resource)
         why_this = f"{why}; {reason}"
@@ -159,10 +159,10 @@ def _start(act: list[Resource], members: list[Resource], now: datetime) -> Chang
 
 
 def _stop_one(resource: Resource) -> None:
-    record = records.get(resource.arn)
     if resource.kind in {"asg", "ecs"}:
-        # Save before changing anything, so a crash in between still restores exactly.
-        records.put(resource.arn, {**record, "saved": resource.capacity})
+        # Save before changing anything, so a crash in between still restores exactly; a capacity
+        # saved by an earlier stop is kept (what this run sees may be that stop's zeros).
+        records.save_capacity(resource.arn, resource.capacity)
     if resource.kind == "asg":
         resources.set_asg(resource.id, {"min": 0, "max": 0, "desired": 0})
     elif resource.kind == "ecs":
@@ -179,8 +179,10 @@ def _start_one(resource: Resource) -> None:
         raise RestoreError(f"no saved capacity for {resource.id}: it was not stopped by Harbormaster")
     if resource.kind == "asg":
         resources.set_asg(resource.id, saved)
+        records.forget_capacity(resource.arn, saved)
     elif resource.kind == "ecs":
         resources.set_ecs(resource.id, int(saved["desired"]))
+        records.forget_capacity(resource.arn, saved)
     elif resource.kind == "rds":
         resources.start_rds(resource.id)
     elif resource.kind == "aurora":
@@ -218,7 +220,7 @@ def _finished(resource: Resource, desired: str, now: datetime, failure: str | No
     update: dict[str, Any] = {"schedule": resource.schedule, "last_desired": desired}
     if desired == "stopped":
         update["stopped_at"] = now.isoformat()
-    records.put(resource.arn, {**records.get(resource.arn), **update})
+    records.remember(resource.arn, **update)
     return None
 
 
