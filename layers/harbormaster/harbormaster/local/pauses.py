@@ -101,19 +101,20 @@ class Pauses:
     def _maybe_hold(self, model: Any, params: dict[str, Any], after: bool) -> None:
         service, operation = model.service_model.service_name, model.name
         with self._lock:
-            pause = next(
-                (
-                    p
-                    for p in self._armed
-                    if not p.reached
-                    and p.after == after
-                    and (p.service, p.operation) == (service, operation)
-                    and p.when(params)
-                ),
-                None,
-            )
-            if pause is not None:  # claimed: no other call takes this pause
-                pause.params = dict(params)
-                pause._reached.set()
+            candidates = [
+                p
+                for p in self._armed
+                if not p.reached and p.after == after and (p.service, p.operation) == (service, operation)
+            ]
+        # `when` runs outside the lock: it may itself call AWS (and come back through here).
+        matching = [p for p in candidates if p.when(params)]
+        pause = None
+        with self._lock:
+            for candidate in matching:
+                if not candidate.reached:  # claimed: no other call takes this pause
+                    candidate.params = dict(params)
+                    candidate._reached.set()
+                    pause = candidate
+                    break
         if pause is not None:
             pause._hold(self.while_held)
