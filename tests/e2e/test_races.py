@@ -131,3 +131,30 @@ def test_an_alarm_during_finalize_rolls_that_release_back_never_to_it(
     assert world.images() == dict.fromkeys(world.instances, world.image(v1))
     assert statuses(capsys) == {"v2": "ROLLED_BACK", "v1/rollback": "SUCCEEDED", "v1": "SUCCEEDED"}
     assert (item(world, "CURRENT") or {}).get("digest") == v1
+
+
+def test_a_stale_update_service_after_the_rollback_is_undone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ECS: v2's step checked that v2 holds the environment; before its UpdateService lands, an
+    alarm stops v2 and the rollback to v1's revision completes. The late update must not leave
+    the service on v2's revision."""
+    from tests.e2e import test_ecs
+
+    world = test_ecs.start_world(tmp_path)
+    try:
+        world.engine.push_image(test_ecs.REPO, "main-1")
+        known_good = world.running()
+        held = world.engine.pause("ecs", "UpdateService", when=lambda params: params["taskDefinition"] != known_good)
+        world.engine.push_image(test_ecs.REPO, "main-2", wait=False)
+        held.wait_until_reached()
+        report = world.engine.send_event(alarm_event(test_ecs.ALARM))
+        assert [d["action"] for d in alarm_response(report)["decisions"]] == ["stopped_and_rolled_back"]
+        assert world.running() == known_good  # the rollback is done
+        held.resume()
+        world.engine.settle()
+        assert world.running() == known_good
+        statuses = {r["tag"]: r["status"] for r in test_ecs.history(capsys) if r["trigger"] == "push"}
+        assert statuses == {"main-1": "SUCCEEDED", "main-2": "ROLLED_BACK"}
+    finally:
+        world.engine.stop()

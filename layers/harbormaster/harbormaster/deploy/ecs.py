@@ -3,6 +3,12 @@
     start ─register revision (or reuse a known-good one), UpdateService→ rolling ─COMPLETED→ done
                                                                          └─FAILED / deadline→ failed
 
+Fenced by the environment's desired release (`state.fence`): a step acts only while its release
+holds the environment, and checks again after UpdateService. A step that finds it lost the
+environment meanwhile is `superseded`: it puts back the revision it replaced and changes nothing
+more; an owner still rolling sees that the primary deployment is not its revision and applies it
+again.
+
 The deployment circuit breaker (with rollback) is always on, so a deployment whose tasks never
 become healthy ends FAILED and ECS itself restores the previous revision; the step notices and
 says so (`ecs_rolled_back`), and the revert then has nothing left to do. The desired count is never
@@ -19,7 +25,7 @@ from harbormaster.clients import client
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.models import ServiceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG
-from harbormaster.state import ledger
+from harbormaster.state import fence, ledger
 
 # Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back unchanged.
 _REGISTERABLE = (
@@ -78,8 +84,8 @@ def step(task: ServiceTask, now: datetime | None = None) -> ServiceTask:
 
 
 def _start(task: ServiceTask, now: datetime) -> ServiceTask:
-    if stopped := _release_stopped(task):
-        return _finish(task, "failed", stopped)
+    if lost := _not_owner(task):
+        return _finish(task, "superseded", lost)
     service = describe_service(task.cluster, task.service)
     running = str(service["taskDefinition"])
     target = task.task_definition_arn or _register_revision(running, task.container, task.image_uri)
@@ -99,6 +105,13 @@ def _start(task: ServiceTask, now: datetime) -> ServiceTask:
     )["service"]
     if task.record_touch:
         ledger.add_touched(task.environment, task.release_id, service_key(task.cluster, task.service))
+    if lost := _not_owner(task):
+        # Lost the environment between the check and the update: undo this stale update. A newer
+        # owner still rolling re-applies its own revision anyway; one that already finished does not.
+        client("ecs").update_service(
+            cluster=task.cluster, service=task.service, taskDefinition=running, deploymentConfiguration=configuration
+        )
+        return _finish(task, "superseded", f"{lost}; put {_short(running)} back")
     return task.model_copy(
         update={
             "phase": "rolling",
@@ -118,6 +131,13 @@ def _rolling(task: ServiceTask, now: datetime) -> ServiceTask:
         _primary(service) if _primary(service).get("taskDefinition") == task.task_definition_arn else {},
     )
     state = deployment.get("rolloutState")
+    primary = _primary(service)
+    overwritten = primary and primary.get("taskDefinition") != task.task_definition_arn
+    if deployment and state != "FAILED" and overwritten:  # ours is still there, unfailed, but not primary
+        # A stale step of an older release updated the service after this one did: apply ours again.
+        if lost := _not_owner(task):
+            return _finish(task, "superseded", lost)
+        return _start(task.model_copy(update={"phase": "start"}), now)
     if state == "COMPLETED" and deployment.get("taskDefinition") == task.task_definition_arn:
         if task.record_touch:
             ledger.count_done(task.environment, task.release_id)
@@ -160,11 +180,12 @@ def _primary(service: dict[str, Any]) -> dict[str, Any]:
     return next((dict(d) for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
 
 
-def _release_stopped(task: ServiceTask) -> str | None:
-    if not task.record_touch:  # a revert works for whatever release it restores
+def _not_owner(task: ServiceTask) -> str | None:
+    """Why this step must not touch the service: its release no longer holds the environment."""
+    desired = fence.desired(task.environment)
+    if desired == task.release_id:
         return None
-    status = ledger.stopped_status(task.environment, task.release_id)
-    return f"the release is {status}: the service was left as it is" if status else None
+    return f"{task.release_id} no longer holds {task.environment} (desired: {desired or 'none'}): service left as it is"
 
 
 def _finish(task: ServiceTask, phase: str, note: str, ecs_rolled_back: bool = False) -> ServiceTask:

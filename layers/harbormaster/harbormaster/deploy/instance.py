@@ -66,8 +66,8 @@ def _start(task: InstanceTask, now: datetime) -> InstanceTask:
 
 
 def _draining(task: InstanceTask, now: datetime) -> InstanceTask:
-    if stopped := _release_stopped(task):
-        return _fail(task, stopped)
+    if lost := _not_owner(task):  # an early look; the command itself checks again on the instance
+        return _superseded(task, lost)
     if _target_state(task) == "draining":
         if _past(task, now):
             return _fail(task, f"{task.instance_id} was still draining after {task.drain_seconds}s and a grace period")
@@ -103,8 +103,7 @@ def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
         invocation = {"Status": "Pending"}
     status = invocation["Status"]
     if invocation.get("ResponseCode") == fence.SUPERSEDED_EXIT_CODE:
-        output = str(invocation.get("StandardOutputContent") or "").strip()
-        return task.model_copy(update={"phase": "superseded", "wait_seconds": 0, "note": output or "superseded"})
+        return _superseded(task, str(invocation.get("StandardOutputContent") or "").strip() or "superseded")
     if status in _PENDING_COMMAND:
         if _past(task, now):
             return _fail(
@@ -119,8 +118,8 @@ def _commanding(task: InstanceTask, now: datetime) -> InstanceTask:
         code = invocation.get("ResponseCode")
         return _fail(task, f"the deploy command on {task.instance_id} ended {status} (exit {code}): {tail}")
     instances.record(task.environment, task.instance_id, task.image_uri, task.release_id)
-    if stopped := _release_stopped(task):
-        return _fail(task, stopped)
+    if lost := _not_owner(task):  # the new owner covers every instance this release touched
+        return _superseded(task, lost)
     client("elbv2").register_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
     return task.model_copy(
         update={
@@ -148,11 +147,12 @@ def _registering(task: InstanceTask, now: datetime) -> InstanceTask:
     return _wait(task)
 
 
-def _release_stopped(task: InstanceTask) -> str | None:
-    if not task.record_touch:  # a revert works for whatever release it restores
+def _not_owner(task: InstanceTask) -> str | None:
+    """Why this step must not act: its release no longer holds the environment (its fence)."""
+    desired = fence.desired(task.environment)
+    if desired == task.release_id:
         return None
-    status = ledger.stopped_status(task.environment, task.release_id)
-    return f"the release is {status}: {task.instance_id} left as it is" if status else None
+    return f"superseded: {task.release_id} no longer holds {task.environment} (desired: {desired or 'none'})"
 
 
 def _target_state(task: InstanceTask) -> str:
@@ -193,6 +193,10 @@ def _wait(task: InstanceTask) -> InstanceTask:
 
 def _skip(task: InstanceTask, note: str) -> InstanceTask:
     return task.model_copy(update={"phase": "skipped", "wait_seconds": 0, "note": note})
+
+
+def _superseded(task: InstanceTask, note: str) -> InstanceTask:
+    return task.model_copy(update={"phase": "superseded", "wait_seconds": 0, "note": note})
 
 
 def _fail(task: InstanceTask, note: str) -> InstanceTask:

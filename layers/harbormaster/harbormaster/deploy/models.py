@@ -11,7 +11,7 @@ from harbormaster.notify.events import ImageRef
 
 Trigger = Literal["push", "manual", "rollback"]
 InstancePhase = Literal["start", "draining", "commanding", "registering", "done", "skipped", "superseded", "failed"]
-ServicePhase = Literal["start", "rolling", "done", "skipped", "failed"]
+ServicePhase = Literal["start", "rolling", "done", "skipped", "superseded", "failed"]
 
 
 class DeployRequest(BaseModel):

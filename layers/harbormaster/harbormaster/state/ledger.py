@@ -66,13 +66,6 @@ def count_done(environment: str, release_id: str) -> None:
     )
 
 
-def stopped_status(environment: str, release_id: str) -> str | None:
-    """The release's status if it is no longer IN_PROGRESS (stopped, rolled back by an alarm, …):
-    a rollout step never acts for such a release."""
-    status = str((get_release(environment, release_id) or {}).get("status", "IN_PROGRESS"))
-    return None if status == "IN_PROGRESS" else status
-
-
 def get_release(environment: str, release_id: str) -> dict[str, Any] | None:
     item = items_table().get_item(Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"}, ConsistentRead=True)
     return plain(item["Item"]) if "Item" in item else None
