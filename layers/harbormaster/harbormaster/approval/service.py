@@ -23,6 +23,7 @@ from harbormaster.deploy.models import DeployPlan
 from harbormaster.notify import HarbormasterEvent
 from harbormaster.rollback.manual import RollbackRefused, manual_rollback
 from harbormaster.state import approvals, ledger
+from harbormaster.state.status import ApprovalStatus
 
 Via = Literal["slack", "cli"]
 REJECTED_ERROR = "ApprovalRejected"
@@ -76,7 +77,7 @@ def approve(config: HarbormasterConfig, environment: str, release_id: str | None
     if len(approved_by) < int(updated.get("needed", 1)):
         return Answer(200, f"approved by {_people(approved_by)}; waiting for {_missing(updated)} more", acted=True)
     output = json.dumps({"approved_by": approved_by, "at": _now(), "via": via})
-    if not approvals.decide(environment, release_id, "APPROVED", _people(approved_by), sent=output):
+    if not approvals.decide(environment, release_id, ApprovalStatus.APPROVED, _people(approved_by), sent=output):
         return _deliver(environment, release_id)  # decided meanwhile by someone else: the truth, delivered
     return _deliver(environment, release_id)
 
@@ -89,7 +90,7 @@ def reject(
         return found
     release_id = str(found["release_id"])
     cause = f"rejected by {_people([user])}: {reason}"[:32000]
-    if not approvals.decide(environment, release_id, "REJECTED", _people([user]), reason, sent=cause):
+    if not approvals.decide(environment, release_id, ApprovalStatus.REJECTED, _people([user]), reason, sent=cause):
         return _deliver(environment, release_id)  # decided meanwhile by someone else: the truth, delivered
     return _deliver(environment, release_id)
 
@@ -99,19 +100,20 @@ def _deliver(environment: str, release_id: str) -> Answer:
     but not confirmed (a retry after a failed send or a timed-out function, or the next click)
     runs this again: the decision reaches the gate once, and nobody is told something untrue."""
     record = approvals.get(environment, release_id) or {}
-    sending = str(record.get("status"))
-    if sending not in approvals.DECIDED:
+    status = str(record.get("status"))
+    if status not in approvals.DECIDED:
         return _already(record)
+    sending = ApprovalStatus(status)
     sfn = client("stepfunctions")
     token, sent = record["task_token"], str(record.get("sent") or "")
-    if sending == "APPROVING":
+    if sending == ApprovalStatus.APPROVING:
         delivered = _send(lambda: sfn.send_task_success(taskToken=token, output=sent or "{}"))
     else:
         delivered = _send(lambda: sfn.send_task_failure(taskToken=token, error=REJECTED_ERROR, cause=sent[:32000]))
     approvals.confirm(environment, release_id, sending)
-    verb = "✅ Approved" if sending == "APPROVING" else "❌ Rejected"
+    verb = "✅ Approved" if sending == ApprovalStatus.APPROVING else "❌ Rejected"
     told = f"{verb} by {record.get('decided_by')} at {record.get('decided_at')}"
-    if sending == "REJECTING" and record.get("decision_reason"):
+    if sending == ApprovalStatus.REJECTING and record.get("decision_reason"):
         told += f": {record['decision_reason']}"
     if not delivered:
         # The gate no longer waits: an earlier attempt delivered this decision, or it timed out or
@@ -156,7 +158,7 @@ def _waiting(
     record["release_id"] = str(record["sk"])
     if record.get("status") in approvals.DECIDED:  # decided, not yet delivered: deliver it now
         return _deliver(environment, str(record["release_id"]))
-    if record.get("status") != "PENDING":
+    if record.get("status") != ApprovalStatus.PENDING:
         return _already(record)
     return record
 

@@ -18,6 +18,7 @@ from harbormaster.deploy.publish import publish_image
 from harbormaster.deploy.router import execution_name
 from harbormaster.observability import logger, metrics
 from harbormaster.state import approvals, ledger, lock
+from harbormaster.state.status import ReleaseStatus
 
 _PHASES = {
     "InstanceFailed": "rollout",
@@ -69,7 +70,7 @@ def fail(
     environment = plan.request.environment
     phase, reason = describe_failure(error)
     current_status = (ledger.get_release(environment, plan.release_id) or {}).get("status")
-    if current_status == "ROLLED_BACK" and phase != "bake":
+    if current_status == ReleaseStatus.ROLLED_BACK and phase != "bake":
         # Stopped by a guard alarm; the rollback deploy has the lock, the fleet and the ledger.
         return _stopped_by_rollback(plan, execution_arn, f"stopped: the release was rolled back ({reason})", phase)
     notes = []
@@ -100,15 +101,15 @@ def fail(
     release = ledger.get_release(environment, plan.release_id) or {}
     seconds = _seconds_since(release.get("started_at"))
     full_reason = " | ".join([reason, *notes])
-    status = "FAILED"
+    status = ReleaseStatus.FAILED
     if phase == "approval":
-        status, full_reason = "REJECTED", _rejection(plan, error)
+        status, full_reason = ReleaseStatus.REJECTED, _rejection(plan, error)
     if phase == "bake" and plan.request.trigger != "rollback" and plan.previous:
         # Bake caught a guard alarm (even one whose EventBridge event was late or lost): the revert
         # just put the previous image back, which is this release's one automatic rollback.
         ledger.claim_rollback(environment, plan.release_id, "bake")
         ledger.quarantine(environment, plan.request.image.digest, plan.release_id, full_reason)
-        status = "ROLLED_BACK"
+        status = ReleaseStatus.ROLLED_BACK
     ledger.update_release(
         environment,
         plan.release_id,
@@ -138,7 +139,7 @@ def _stopped_by_rollback(plan: DeployPlan, execution_arn: str, reason: str, phas
     return {
         "phase": phase,
         "reason": reason,
-        "status": "ROLLED_BACK",
+        "status": ReleaseStatus.ROLLED_BACK,
         "duration_seconds": 0,
         "instances_done": 0,
         "pending_started": None,

@@ -18,6 +18,7 @@ from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask, 
 from harbormaster.deploy.plan import PlanError, plan_batches
 from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import ledger, lock
+from harbormaster.state.status import ReleaseStatus
 
 _LOCK_ATTEMPTS = 5  # the lock changing hands this often while one Prepare runs means something is wrong
 
@@ -29,7 +30,7 @@ def _skipped(
     ledger.record_release(
         request.environment,
         release_id,
-        {**base, "status": "SKIPPED", "reason": reason, "finished_at": moment.isoformat()},
+        {**base, "status": ReleaseStatus.SKIPPED, "reason": reason, "finished_at": moment.isoformat()},
     )
     return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
 
@@ -80,7 +81,7 @@ def prepare(
             release_id,
             {
                 **base,
-                "status": "IN_PROGRESS",
+                "status": ReleaseStatus.IN_PROGRESS,
                 "image_uri": image_uri,
                 "started_at": moment.isoformat(),
                 "instances_total": plan.instances_total,
@@ -96,7 +97,7 @@ def prepare(
             release_id,
             {
                 **base,
-                "status": "FAILED",
+                "status": ReleaseStatus.FAILED,
                 "phase": "prepare",
                 "reason": str(exc),
                 "finished_at": moment.isoformat(),
@@ -233,7 +234,7 @@ def _queue(request: DeployRequest, release_id: str, base: dict[str, object], hel
         release_id,
         {
             **base,
-            "status": "PENDING",
+            "status": ReleaseStatus.PENDING,
             "reason": f"waiting behind {owner.rsplit(':', 1)[-1]}",
         },
     )
@@ -243,7 +244,7 @@ def _queue(request: DeployRequest, release_id: str, base: dict[str, object], hel
         ledger.update_release(
             request.environment,
             str(replaced["release_id"]),
-            status="SKIPPED",
+            status=ReleaseStatus.SKIPPED,
             reason=f"superseded by {newer}",
             finished_at=ledger.now_iso(),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from harbormaster.deploy import ecs
 from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
 from harbormaster.state import ledger
+from harbormaster.state.status import ReleaseStatus
 
 
 def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None]:
@@ -17,7 +18,7 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None
     if plan.target_type == "ecs":
         return [], None  # see revert_service
     release = ledger.get_release(plan.request.environment, plan.release_id) or {}
-    if release.get("status") == "ROLLED_BACK":
+    if release.get("status") == ReleaseStatus.ROLLED_BACK:
         return [], None  # an alarm stopped this release: the rollback deploy owns the fleet now
     touched = set(release.get("touched", []))
     if not touched:
@@ -61,7 +62,7 @@ def revert_service(plan: DeployPlan) -> ServiceTask | None:
         return None
     nothing = plan.ecs.model_copy(update={"phase": "skipped", "wait_seconds": 0, "record_touch": False})
     release = ledger.get_release(plan.request.environment, plan.release_id) or {}
-    if release.get("status") == "ROLLED_BACK":
+    if release.get("status") == ReleaseStatus.ROLLED_BACK:
         return nothing.model_copy(update={"note": "the rollback deploy owns the service now"})
     previous = release.get("previous_task_definition_arn")
     if not previous or ecs.service_key(plan.ecs.cluster, plan.ecs.service) not in set(release.get("touched", [])):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from harbormaster.config import HarbormasterConfig
 from harbormaster.rollback.service import running_rollback, start_rollback
 from harbormaster.state import ledger
+from harbormaster.state.status import ReleaseStatus
 
 
 class RollbackRefused(Exception):
@@ -36,7 +37,7 @@ def manual_rollback(
     candidates = [
         r
         for r in ledger.history(environment, 200)
-        if r["status"] == "SUCCEEDED" and r["release_id"] != current["release_id"]
+        if r["status"] == ReleaseStatus.SUCCEEDED and r["release_id"] != current["release_id"]
     ]
     if to:
         target = next((r for r in candidates if to in {r["release_id"], r.get("tag")}), None)

@@ -26,6 +26,7 @@ from harbormaster.notify import HarbormasterEvent, ImageRef, publish
 from harbormaster.observability import logger
 from harbormaster.rollback.models import AlarmStateChange
 from harbormaster.state import ledger, lock
+from harbormaster.state.status import ReleaseStatus
 
 GUARDS_TAG = "harbormaster:guards"
 
@@ -130,7 +131,9 @@ def start_rollback(
 ) -> str:
     """Mark `bad` ROLLED_BACK, quarantine its digest, deploy `target` with the rollback strategy."""
     bad_id, bad_digest = str(bad["release_id"]), str(bad["digest"])
-    ledger.update_release(environment, bad_id, status="ROLLED_BACK", reason=reason, finished_at=ledger.now_iso())
+    ledger.update_release(
+        environment, bad_id, status=ReleaseStatus.ROLLED_BACK, reason=reason, finished_at=ledger.now_iso()
+    )
     ledger.quarantine(environment, bad_digest, bad_id, reason)
     request = DeployRequest(
         environment=environment,

@@ -19,6 +19,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from harbormaster import clock
+from harbormaster.state.status import ApprovalStatus
 from harbormaster.state.store import conditional, items_table, plain
 
 PARTITION = "APPROVAL#"
@@ -36,7 +37,7 @@ def open_request(
         Item={
             **_key(environment, release_id),
             **{k: v for k, v in details.items() if v is not None},
-            "status": "PENDING",
+            "status": ApprovalStatus.PENDING,
             "task_token": task_token,
             "needed": needed,
             "requested_at": clock.now().isoformat(timespec="seconds"),
@@ -54,7 +55,7 @@ def pending(environment: str) -> dict[str, Any] | None:
     """The newest approval request of the environment that is still PENDING."""
     found = items_table().query(
         KeyConditionExpression=Key("pk").eq(f"{PARTITION}{environment}"),
-        FilterExpression=Attr("status").eq("PENDING"),
+        FilterExpression=Attr("status").eq(ApprovalStatus.PENDING),
         ScanIndexForward=False,
         ConsistentRead=True,
     )["Items"]
@@ -73,7 +74,7 @@ def add_approver(environment: str, release_id: str, user: str) -> dict[str, Any]
                 UpdateExpression="ADD approved_by :u",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":u": {user}, ":pending": "PENDING"},
+                ExpressionAttributeValues={":u": {user}, ":pending": ApprovalStatus.PENDING},
                 ReturnValues="ALL_NEW",
             )["Attributes"]
         )
@@ -81,12 +82,17 @@ def add_approver(environment: str, release_id: str, user: str) -> dict[str, Any]
     return plain(item) if conditional(write) else None
 
 
-SENDING = {"APPROVED": "APPROVING", "REJECTED": "REJECTING"}
+SENDING = {ApprovalStatus.APPROVED: ApprovalStatus.APPROVING, ApprovalStatus.REJECTED: ApprovalStatus.REJECTING}
 DECIDED = {sending: final for final, sending in SENDING.items()}
 
 
 def decide(
-    environment: str, release_id: str, status: str, by: str, reason: str | None = None, sent: str | None = None
+    environment: str,
+    release_id: str,
+    status: ApprovalStatus,
+    by: str,
+    reason: str | None = None,
+    sent: str | None = None,
 ) -> bool:
     """PENDING → APPROVING / REJECTING, once (False: someone else decided first), keeping what is
     to be sent to the gate (`sent`: the task output or the failure cause)."""
@@ -104,13 +110,13 @@ def decide(
                 ":at": clock.now().isoformat(timespec="seconds"),
                 ":reason": reason,
                 ":sent": sent,
-                ":pending": "PENDING",
+                ":pending": ApprovalStatus.PENDING,
             },
         )
     )
 
 
-def confirm(environment: str, release_id: str, sending: str) -> bool:
+def confirm(environment: str, release_id: str, sending: ApprovalStatus) -> bool:
     """APPROVING → APPROVED, REJECTING → REJECTED once the gate has the decision."""
     return conditional(
         lambda: items_table().update_item(
@@ -135,7 +141,7 @@ def timed_out(environment: str, release_id: str, reason: str) -> None:
         ConditionExpression="attribute_exists(sk)",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={
-            ":rejected": "REJECTED",
+            ":rejected": ApprovalStatus.REJECTED,
             ":by": "the approval timeout",
             ":at": clock.now().isoformat(timespec="seconds"),
             ":reason": reason,

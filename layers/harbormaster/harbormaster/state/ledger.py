@@ -12,6 +12,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from harbormaster import clock
+from harbormaster.state.status import ReleaseStatus
 from harbormaster.state.store import TABLE_ENV, conditional, items_table, plain, transact
 
 __all__ = ["TABLE_ENV", "conditional"]  # re-exported for the lock and the CLI
@@ -94,7 +95,7 @@ def mark_succeeded(environment: str, release: dict[str, Any], **fields: Any) -> 
         for k in ("release_id", "digest", "tag", "image_uri", "repository", "task_definition_arn")
         if release.get(k) is not None
     }
-    values = {"SUCCEEDED": "SUCCEEDED", **fields}
+    values = {"SUCCEEDED": ReleaseStatus.SUCCEEDED, **fields}
     names = {f"#{k}": k for k in ["status", *fields]}
     failed = transact(
         {
