@@ -11,15 +11,14 @@ from harbormaster.config import load_config
 from harbormaster.deploy import DeployPlan
 from harbormaster.deploy.converge import converge
 from harbormaster.deploy.models import Convergence
-from harbormaster.observability import logger, tracer
+from harbormaster.observability import for_release, logger, tracer
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
-    logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
-    logger.set_correlation_id(plan.release_id)
+    for_release(plan.request.environment, plan.release_id)
     result = converge(plan, load_config(), Convergence.model_validate(event["converge"]))
     logger.info(
         "convergence",

@@ -8,15 +8,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.deploy.ecs import step
 from harbormaster.deploy.models import ServiceTask
-from harbormaster.observability import logger, tracer
+from harbormaster.observability import for_release, logger, tracer
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = ServiceTask.model_validate(event)
-    logger.append_keys(environment=task.environment, release_id=task.release_id, service=task.service)
-    logger.set_correlation_id(task.release_id)
+    for_release(task.environment, task.release_id, service=task.service)
     after = step(task)
     logger.info("ECS step", extra={"from": task.phase, "to": after.phase, "note": after.note})
     return after.model_dump(mode="json")

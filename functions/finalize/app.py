@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from harbormaster.deploy import DeployPlan
 from harbormaster.deploy.finalize import fail, succeed
 from harbormaster.deploy.models import Convergence
-from harbormaster.observability import logger, metrics, tracer
+from harbormaster.observability import for_release, logger, metrics, tracer
 
 
 @logger.inject_lambda_context
@@ -17,8 +17,7 @@ from harbormaster.observability import logger, metrics, tracer
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
-    logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
-    logger.set_correlation_id(plan.release_id)
+    for_release(plan.request.environment, plan.release_id)
     metrics.add_dimension(name="environment", value=plan.request.environment)
     if event["outcome"] == "succeeded":
         convergence = Convergence.model_validate(event["converge"]) if event.get("converge") else None

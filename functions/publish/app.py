@@ -8,13 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.deploy import DeployPlan
 from harbormaster.deploy.publish import publish_image
-from harbormaster.observability import logger, tracer
+from harbormaster.observability import for_release, logger, tracer
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
-    logger.append_keys(environment=plan.request.environment, release_id=plan.release_id)
-    logger.set_correlation_id(plan.release_id)
+    for_release(plan.request.environment, plan.release_id)
     return {"previous_image": publish_image(plan.request.environment, str(plan.image_uri))}

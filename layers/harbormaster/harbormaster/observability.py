@@ -14,6 +14,13 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Harb
 tracer = Tracer()
 
 
+def for_release(environment: str, release_id: str, **keys: str) -> None:
+    """Every log line of this invocation names the release, and carries it as correlation id, so one
+    query follows a release across all its phases."""
+    logger.append_keys(environment=environment, release_id=release_id, **keys)
+    logger.set_correlation_id(release_id)
+
+
 def rejected(error: Exception, what: str) -> dict[str, Any]:
     """A malformed event the handler cannot use: say why (logs, metric), change nothing, and return
     normally so the event is not retried in vain. Only for events AWS services deliver (rules,
