@@ -32,6 +32,7 @@ def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine
         "NotifyFunction",
         "PublishFunction",
         "InstanceStepFunction",
+        "ConvergeFunction",
         "FinalizeFunction",
         "SlackForwarderFunction",
     }
