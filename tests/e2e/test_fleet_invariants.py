@@ -54,6 +54,7 @@ class FleetMachine(RuleBasedStateMachine):
         self.pushed: dict[str, str] = {}  # digest → tag
         self.last_event: dict[str, Any] | None = None
         self.disturbed = False  # a fault outside Harbormaster (termination, a target never healthy)
+        self._releases_seen: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ stimuli
     def _digest(self) -> tuple[str, str]:
@@ -162,6 +163,7 @@ class FleetMachine(RuleBasedStateMachine):
     @invariant()
     def every_push_has_an_outcome(self) -> None:
         releases = self._releases()
+        self._releases_seen = releases
         for release in releases:
             assert release["status"] in FINISHED, f"{release['release_id']} is {release['status']}"
         seen = {r["digest"] for r in releases}
@@ -214,6 +216,8 @@ class FleetMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.world.engine.stop()
+        if os.environ.get("HARBORMASTER_PROPERTY_EXAMPLES"):  # a long run: one line per scenario (with -s)
+            print(f"scenario done: {self.pushes} pushes, {len(self._releases_seen)} releases", flush=True)
 
     # ------------------------------------------------------------------ reading the world
     def _table(self) -> Any:
