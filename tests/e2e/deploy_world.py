@@ -81,3 +81,11 @@ def history(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     capsys.readouterr()
     assert main(["history", ENV, "--output", "json"]) == 0
     return list(json.loads(capsys.readouterr().out))
+
+
+def fence_parameters(table: str, environment: str, release_id: str = "r1") -> dict[str, str]:
+    """Make `release_id` the environment's desired release (what taking the lock does) and return
+    the deploy document's fence parameters for a command of it."""
+    fence = {"pk": f"FENCE#{environment}", "sk": "DESIRED", "release_id": release_id}
+    boto3.resource("dynamodb").Table(table).put_item(Item=fence)
+    return {"ReleaseId": release_id, "Environment": environment, "FenceTable": table}

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
 from harbormaster.local import LocalEngine
+from tests.e2e.deploy_world import fence_parameters
 
 pytestmark = pytest.mark.e2e
 REGISTRY = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/repo@sha256:"
@@ -21,11 +22,13 @@ V1, V2, BAD = REGISTRY + "1" * 64, REGISTRY + "2" * 64, REGISTRY + "b" * 64
 def deploy_command(instance: str, image: str) -> dict[str, Any]:
     """The stack's deploy document, as the instance step sends it (the fleet reads `ImageUri`)."""
     [stack] = boto3.client("cloudformation").describe_stacks(StackName="harbormaster")["Stacks"]
-    [document] = [o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "DeployDocumentName"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    document = outputs["DeployDocumentName"]
     ssm = boto3.client("ssm")
-    command_id = ssm.send_command(InstanceIds=[instance], DocumentName=document, Parameters={"ImageUri": [image]})[
-        "Command"
-    ]["CommandId"]
+    parameters = {"ImageUri": image, **fence_parameters(outputs["TableName"], "api")}
+    command_id = ssm.send_command(
+        InstanceIds=[instance], DocumentName=document, Parameters={k: [v] for k, v in parameters.items()}
+    )["Command"]["CommandId"]
     return ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)
 
 

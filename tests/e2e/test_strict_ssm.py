@@ -14,6 +14,7 @@ from harbormaster.deploy.instance import step
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.local import LocalEngine
 from harbormaster.local.stack import TemplateError
+from tests.e2e.deploy_world import fence_parameters
 
 pytestmark = pytest.mark.e2e
 DIGEST = "sha256:" + "a" * 64
@@ -24,7 +25,11 @@ def _document(engine: LocalEngine) -> str:
 
 
 def _send(engine: LocalEngine, instance: str, **parameters: str) -> None:
-    values = {"ImageUri": f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{DIGEST}", **parameters}
+    values = {
+        "ImageUri": f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{DIGEST}",
+        **fence_parameters(engine.stack.outputs["TableName"], "api-dev"),
+        **parameters,
+    }
     boto3.client("ssm").send_command(
         DocumentName=_document(engine), InstanceIds=[instance], Parameters={k: [v] for k, v in values.items()}
     )
@@ -84,6 +89,8 @@ def test_the_instance_step_skips_an_instance_ssm_cannot_reach(engine: LocalEngin
     boto3.client("elbv2").deregister_targets(TargetGroupArn=group, Targets=[{"Id": instance}])
     boto3.client("ec2").stop_instances(InstanceIds=[instance])
     os.environ["DEPLOY_DOCUMENT_NAME"] = _document(engine)
+    os.environ["TABLE_NAME"] = engine.stack.outputs["TableName"]
+    fence_parameters(engine.stack.outputs["TableName"], "api-dev", "r1")  # r1 holds the environment
     task = InstanceTask(
         environment="api-dev",
         release_id="r1",
