@@ -73,20 +73,10 @@ def release_and_take_pending(environment: str, owner: str, release_id: str) -> t
     """Release the lock and take the waiting request in one transaction: (released, request).
     `released` is False when `owner` no longer holds the lock (nothing changed). Raises
     LockChanged when a new request was queued meanwhile (run again: it takes that one)."""
-    waiting = items_table().get_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ConsistentRead=True).get("Item")
-    queue_key = {"pk": _pk(environment), "sk": "PENDING"}
-    if waiting is None:
-        queue: dict[str, Any] = {
-            "ConditionCheck": {"Key": queue_key, "ConditionExpression": "attribute_not_exists(sk)"}
-        }
-    else:
-        queue = {
-            "Delete": {
-                "Key": queue_key,
-                "ConditionExpression": "requested_at = :at",
-                "ExpressionAttributeValues": {":at": waiting["requested_at"]},
-            }
-        }
+    waiting = _waiting(environment)
+    queue: dict[str, Any] = {"ConditionCheck": {"Key": _queue_key(environment), **_as_seen(waiting)}}
+    if waiting is not None:
+        queue = {"Delete": {"Key": _queue_key(environment), **_as_seen(waiting)}}
     failed = transact(
         _delete_if_owner(environment, owner), {"Put": {"Item": _withdrawn(environment, release_id)}}, queue
     )
@@ -102,18 +92,12 @@ def queue_behind(environment: str, holder_owner: str, request: dict[str, Any]) -
 
     Newest wins: an older request never replaces a newer one (it is returned as replaced instead).
     Raises LockChanged when the holder released the lock meanwhile (take it instead)."""
-    item = {"pk": _pk(environment), "sk": "PENDING", "request": request, "requested_at": request["requested_at"]}
-    old = items_table().get_item(Key={"pk": _pk(environment), "sk": "PENDING"}, ConsistentRead=True).get("Item")
+    item = {**_queue_key(environment), "request": request, "requested_at": request["requested_at"]}
+    old = _waiting(environment)
     if old is not None and str(old["requested_at"]) > str(request["requested_at"]):
         return request  # a newer image is already waiting: this one is the one skipped (safe unfenced: newer wins)
-    seen: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
-    if old is not None:
-        seen = {
-            "ConditionExpression": "requested_at = :seen",
-            "ExpressionAttributeValues": {":seen": old["requested_at"]},
-        }
     failed = transact(
-        {"Put": {"Item": item, **seen}},
+        {"Put": {"Item": item, **_as_seen(old)}},
         {
             "ConditionCheck": {
                 "Key": _key(environment),
@@ -126,6 +110,25 @@ def queue_behind(environment: str, holder_owner: str, request: dict[str, Any]) -
     if failed:
         raise LockChanged(f"the lock or the queue of {environment} changed while {request['release_id']} was queued")
     return dict(old["request"]) if old else None
+
+
+def _queue_key(environment: str) -> dict[str, str]:
+    return {"pk": _pk(environment), "sk": "PENDING"}
+
+
+def _waiting(environment: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = items_table().get_item(Key=_queue_key(environment), ConsistentRead=True).get("Item")
+    return item
+
+
+def _as_seen(waiting: dict[str, Any] | None) -> dict[str, Any]:
+    """The condition "the queue is as it was read": empty, or holding that very request."""
+    if waiting is None:
+        return {"ConditionExpression": "attribute_not_exists(sk)"}
+    return {
+        "ConditionExpression": "requested_at = :seen",
+        "ExpressionAttributeValues": {":seen": waiting["requested_at"]},
+    }
 
 
 def holder(environment: str) -> dict[str, Any] | None:
