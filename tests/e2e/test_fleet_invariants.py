@@ -1,8 +1,10 @@
 """A stateful property test over the local engine: pushes (good and bad images, the same event
-twice, a digest pushed again), guard alarms, manual rollbacks, instance faults and throttling, in
-generated orders, and races replayed at a named point (an alarm or a newer push arriving while a
-deploy holds its SendCommand, its deregistration or its Finalize). After each step, once the
-engine has quiesced, the fleet and the ledger must satisfy the invariants of the fencing issue.
+twice, a digest pushed again) that wait for a production approval and get approved, rejected,
+clicked twice, clicked by a stranger or left to time out; guard alarms, manual rollbacks from the
+CLI and from Slack's button, instance faults and throttling, in generated orders, and races
+replayed at a named point (an alarm or a newer push arriving while a deploy holds its SendCommand,
+its deregistration or its registration). After each step, once the engine has quiesced, the fleet
+and the ledger must satisfy the invariants of the fencing issue.
 
 CI runs a few scenarios (reproducible: derandomized); more with
 
@@ -25,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from harbormaster.cli.main import main
+from tests.conftest import wait_for
 from tests.e2e.deploy_world import ENV, REPO, World, put_guard_alarm, start_world
 from tests.e2e.test_rollback import ALARM, GUARDED, alarm_event
 
@@ -34,6 +37,21 @@ STEPS = int(os.environ.get("HARBORMASTER_PROPERTY_STEPS", "6"))
 FLEET = 3
 MIN_HEALTHY = math.ceil(FLEET * 0.5)  # the config's min_healthy: 50%
 FINISHED = {"SUCCEEDED", "FAILED", "SKIPPED", "REJECTED", "ROLLED_BACK"}
+APPROVER, STRANGER = "U01ABC", "U09NOPE"
+# Every deploy waits for an approval (10 virtual minutes, then it counts as rejected).
+APPROVED_BY_SLACK = GUARDED.replace(
+    "    container: {name: app",
+    f"    approval: {{required: true, approvers: [{APPROVER}], timeout: 10m}}\n    container: {{name: app",
+).replace("  default_route: deployments", "  default_route: deployments\n  signing_secret: hm/slack/signing")
+# Who clicks what on a deploy's approval request ("no decision": the gate times out).
+DECISIONS = {
+    "approve": [(APPROVER, "approve")],
+    "reject": [(APPROVER, "reject")],
+    "approve twice": [(APPROVER, "approve"), (APPROVER, "approve")],
+    "a stranger, then the approver": [(STRANGER, "approve"), (APPROVER, "approve")],
+    "no decision": [],
+}
+decisions = st.sampled_from(sorted(DECISIONS))
 # Where a race is replayed: a Lambda's call held while something else happens.
 HOLD_POINTS = {
     "before SendCommand": ("ssm", "SendCommand", False),
@@ -48,7 +66,7 @@ class FleetMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="harbormaster-property-"))
-        self.world: World = start_world(self.directory, config=GUARDED, size=FLEET)
+        self.world: World = start_world(self.directory, config=APPROVED_BY_SLACK, size=FLEET)
         put_guard_alarm(ALARM)
         self.pushes = 0
         self.pushed: dict[str, str] = {}  # digest → tag
@@ -62,21 +80,49 @@ class FleetMachine(RuleBasedStateMachine):
         tag = f"v{self.pushes}"
         return tag, "sha256:" + hashlib.sha256(f"{self.directory}:{tag}".encode()).hexdigest()
 
-    def _push(self, bad: bool = False, wait: bool = True) -> str:
-        tag, digest = self._digest()
+    def _push(self, bad: bool = False, decision: str = "approve") -> None:
+        digest = self._push_image(bad)
+        self._decide(digest, decision)
+        self.world.engine.settle()
+
+    def _push_image(self, bad: bool = False, image: tuple[str, str] | None = None) -> str:
+        """Push a new image (one whose containers never turn healthy when `bad`); return its digest."""
+        tag, digest = image or self._digest()
         if bad:
             self.world.engine.fleet.bad_image(self.world.image(digest))
         self.pushed[digest] = tag
-        self.world.engine.push_image(REPO, tag, digest=digest, wait=wait)
+        self.world.engine.push_image(REPO, tag, digest=digest, wait=False)
         return digest
+
+    def _decide(self, digest: str, decision: str) -> None:
+        """Once the deploy of `digest` asks for approval (unless it finished without asking), the
+        clicks of `decision`, each signed as Slack signs them."""
+        if decision == "no decision":
+            return
+        asking: list[str] = []
+
+        def asked_or_finished() -> bool:
+            requests = self._table().query(
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": f"APPROVAL#{ENV}"},
+                ConsistentRead=True,
+            )["Items"]
+            asking[:] = [str(r["sk"]) for r in requests if str(r["sk"]).endswith(digest[7:19])]
+            release = [r for r in self._releases() if r["digest"] == digest]
+            return bool(asking) or bool(release and release[0]["status"] in FINISHED)
+
+        wait_for(asked_or_finished, timeout=90, what=f"the deploy of {digest[:19]} asking for approval")
+        for user, action in DECISIONS[decision] if asking else []:
+            status, _, _ = self.world.engine.click(action, {"environment": ENV, "release_id": asking[0]}, user)
+            assert status == 200, f"a signed {action} click by {user} was refused with HTTP {status}"
 
     @initialize()
     def first_release(self) -> None:
         self._push()
 
-    @rule(bad=st.booleans())
-    def push(self, bad: bool) -> None:
-        self._push(bad)
+    @rule(bad=st.booleans(), decision=decisions)
+    def push(self, bad: bool, decision: str) -> None:
+        self._push(bad, decision)
 
     @rule()
     def the_same_push_event_twice(self) -> None:
@@ -94,8 +140,10 @@ class FleetMachine(RuleBasedStateMachine):
                 "image-tag": tag,
             },
         }
-        self.world.engine.send_event(event)
-        self.world.engine.send_event(event)
+        self.world.engine.send_event(event, wait=False)
+        self.world.engine.send_event(event, wait=False)
+        self._decide(digest, "approve")
+        self.world.engine.settle()
 
     @rule()
     def the_current_digest_pushed_again(self) -> None:
@@ -112,21 +160,35 @@ class FleetMachine(RuleBasedStateMachine):
         main(["rollback", ENV])  # refused (exit 1) when there is nothing to roll back: also fine
         self.world.engine.settle()
 
-    @rule(point=st.sampled_from(sorted(HOLD_POINTS)), then=st.sampled_from(["alarm", "newer push"]), bad=st.booleans())
-    def race(self, point: str, then: str, bad: bool) -> None:
+    @rule(user=st.sampled_from([APPROVER, STRANGER]))
+    def rollback_button(self, user: str) -> None:
+        """The Rollback button of the current release's "Deploy succeeded" message (refused for a
+        stranger, or when that release is no longer current)."""
+        current = self._ledger_item("CURRENT")
+        if current:
+            value = {"environment": ENV, "release_id": str(current["release_id"])}
+            status, _, _ = self.world.engine.click("rollback", value, user, wait=True)
+            assert status == 200
+
+    @rule(
+        point=st.sampled_from(sorted(HOLD_POINTS)),
+        then=st.sampled_from(["alarm", "newer push"]),
+        bad=st.booleans(),
+        newer=decisions,
+    )
+    def race(self, point: str, then: str, bad: bool, newer: str) -> None:
         """A push whose deploy is held at `point` while an alarm or a newer push arrives."""
         service, operation, after = HOLD_POINTS[point]
-        tag, digest = self._digest()
-        if bad:
-            self.world.engine.fleet.bad_image(self.world.image(digest))
-        self.pushed[digest] = tag
+        image = self._digest()
+        digest = image[1]
         held = self.world.engine.pause(
             service,
             operation,
             when=_first_call_of_release(self.world.engine.stack.outputs["TableName"], digest),
             after=after,
         )
-        self.world.engine.push_image(REPO, tag, digest=digest, wait=False)
+        self._push_image(bad, image)
+        self._decide(digest, "approve")
         try:
             held.wait_until_reached(timeout=90)
         except TimeoutError:
@@ -135,9 +197,11 @@ class FleetMachine(RuleBasedStateMachine):
             return
         if then == "alarm":
             self.world.engine.send_event(alarm_event(), wait=False)
+            held.resume()
         else:
-            self._push(wait=False)
-        held.resume()
+            newest = self._push_image()  # queued behind the held deploy
+            held.resume()
+            self._decide(newest, newer)  # it asks once the held deploy has finished
         self.world.engine.settle()
 
     @rule(instance=st.integers(0, FLEET - 1))
