@@ -22,7 +22,8 @@ from harbormaster.deploy.events import deploy_event
 from harbormaster.deploy.models import DeployPlan
 from harbormaster.notify import HarbormasterEvent
 from harbormaster.rollback.manual import RollbackRefused, manual_rollback
-from harbormaster.state import approvals, ledger
+from harbormaster.state import approvals
+from harbormaster.state.ledger import Ledger
 from harbormaster.state.status import ApprovalStatus
 
 Via = Literal["slack", "cli"]
@@ -41,7 +42,7 @@ class Answer:
 def request(plan: DeployPlan, task_token: str, execution_arn: str, config: HarbormasterConfig) -> HarbormasterEvent:
     environment = plan.request.environment
     settings = config.environments[environment].approval
-    current = ledger.current(environment) or {}
+    current = Ledger().current(environment)
     approvals.open_request(
         environment,
         plan.release_id,
@@ -57,7 +58,7 @@ def request(plan: DeployPlan, task_token: str, execution_arn: str, config: Harbo
             "min_approvals": settings.min_approvals,
             "timeout_seconds": plan.approval_timeout_seconds,
             "pushed_at": plan.request.requested_at.isoformat(),
-            "replaces": f"{current.get('tag')} ({str(current.get('digest', ''))[:19]})" if current else None,
+            "replaces": f"{current.tag} ({current.digest[:19]})" if current else None,
         }
     )
     return event

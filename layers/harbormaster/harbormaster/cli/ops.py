@@ -14,7 +14,8 @@ from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy import DeployRequest, execution_name
 from harbormaster.notify.events import ImageRef
 from harbormaster.rollback.manual import RollbackRefused, manual_rollback
-from harbormaster.state import ledger, lock
+from harbormaster.state import lock
+from harbormaster.state.ledger import TABLE_ENV, Ledger
 
 STACK_ENV = "HARBORMASTER_STACK"
 
@@ -38,14 +39,14 @@ class Stack:
             raise OperatorError(f"no stack {stack_name!r}: {exc.response['Error']['Message']}") from None
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
         stack = cls(outputs["TableName"], outputs["DeployStateMachineArn"], outputs)
-        os.environ[ledger.TABLE_ENV] = stack.table_name  # the ledger reads it, as in Lambda
+        os.environ[TABLE_ENV] = stack.table_name  # the ledger reads it, as in Lambda
         if "AlertTopicArn" in outputs:
             os.environ.setdefault("ALERT_TOPIC_ARN", outputs["AlertTopicArn"])  # events go where Lambda's go
         return stack
 
 
 def history_rows(environment: str, limit: int = 20) -> list[dict[str, Any]]:
-    return ledger.history(environment, limit)
+    return [release.model_dump(mode="json", exclude_none=True) for release in Ledger().history(environment, limit)]
 
 
 def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dict[str, Any]]:
@@ -53,18 +54,17 @@ def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dic
     for name in [only] if only else sorted(config.environments):
         if name not in config.environments:
             raise OperatorError(f"environment {name!r} is not in the configuration")
-        current = ledger.current(name) or {}
+        ledger = Ledger()
+        current = ledger.current(name)
         holder = lock.holder(name)
-        running = ledger.get_release(name, str(holder["release_id"])) if holder else None
+        running = ledger.release(name, str(holder["release_id"])) if holder else None
         rows.append(
             {
                 "environment": name,
-                "current_release": current.get("release_id"),
-                "current_image": _short(current.get("tag"), current.get("digest")),
-                "deploying": _short(running.get("tag"), running.get("digest")) if running else None,
-                "progress": f"{running.get('instances_done', 0)}/{running.get('instances_total', 0)}"
-                if running
-                else None,
+                "current_release": current.release_id if current else None,
+                "current_image": _short(current.tag, current.digest) if current else None,
+                "deploying": _short(running.tag, running.digest) if running else None,
+                "progress": f"{running.instances_done}/{running.instances_total}" if running else None,
             }
         )
     return rows
@@ -91,7 +91,8 @@ def instance_rows(config: HarbormasterConfig, environment: str) -> list[dict[str
     described = client("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
     health = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in described}
     running = instances.running(environment)
-    current_digest = (ledger.current(environment) or {}).get("digest")
+    current = Ledger().current(environment)
+    current_digest = current.digest if current else None
     rows = []
     for instance_id in sorted(set(targets.instances(target, group)) | set(health)):
         record = running.get(instance_id, {})

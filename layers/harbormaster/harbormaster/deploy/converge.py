@@ -15,7 +15,8 @@ from harbormaster.config import HarbormasterConfig
 from harbormaster.config.models import Ec2Target
 from harbormaster.deploy import targets
 from harbormaster.deploy.models import Convergence, DeployPlan, InstanceTask
-from harbormaster.state import fence, instances, ledger
+from harbormaster.state import fence, instances
+from harbormaster.state.ledger import Ledger
 
 MAX_ATTEMPTS = 2  # redeploys of what differs; a third look only reports
 
@@ -50,9 +51,9 @@ def divergence(
     members: set[str] = set()
     if settings is not None and isinstance(settings.target, Ec2Target):
         members.update(targets.instances(settings.target, group_arn))
-    release = ledger.get_release(environment, plan.release_id) or {}
+    release = Ledger().release(environment, plan.release_id)
     members.update(task.instance_id for batch in plan.batches for task in batch)
-    members.update(release.get("touched", []))
+    members.update(release.touched if release else [])
     members = targets.running(sorted(members))
     health = client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
     states = {d["Target"]["Id"]: str(d["TargetHealth"]["State"]) for d in health}

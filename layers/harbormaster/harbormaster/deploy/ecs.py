@@ -25,7 +25,8 @@ from harbormaster.clients import client
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.models import ServiceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG
-from harbormaster.state import fence, ledger
+from harbormaster.state import fence
+from harbormaster.state.ledger import Ledger
 
 # Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back unchanged.
 _REGISTERABLE = (
@@ -90,7 +91,7 @@ def _start(task: ServiceTask, now: datetime) -> ServiceTask:
     running = str(service["taskDefinition"])
     target = task.task_definition_arn or _register_revision(running, task.container, task.image_uri)
     if task.record_touch:
-        ledger.update_release(
+        Ledger().update(
             task.environment, task.release_id, task_definition_arn=target, previous_task_definition_arn=running
         )
     if running == target:
@@ -104,7 +105,7 @@ def _start(task: ServiceTask, now: datetime) -> ServiceTask:
         deploymentConfiguration=configuration,
     )["service"]
     if task.record_touch:
-        ledger.add_touched(task.environment, task.release_id, service_key(task.cluster, task.service))
+        Ledger().add_touched(task.environment, task.release_id, service_key(task.cluster, task.service))
     if lost := _not_owner(task):
         # Lost the environment between the check and the update: undo this stale update. A newer
         # owner still rolling re-applies its own revision anyway; one that already finished does not.
@@ -140,7 +141,7 @@ def _rolling(task: ServiceTask, now: datetime) -> ServiceTask:
         return _start(task.model_copy(update={"phase": "start"}), now)
     if state == "COMPLETED" and deployment.get("taskDefinition") == task.task_definition_arn:
         if task.record_touch:
-            ledger.count_done(task.environment, task.release_id)
+            Ledger().count_done(task.environment, task.release_id)
         return _finish(task, "done", f"{_short(task.task_definition_arn)} COMPLETED")
     if state == "FAILED" or not deployment:
         reason = deployment.get("rolloutStateReason") or "the deployment is gone"

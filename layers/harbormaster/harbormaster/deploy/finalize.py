@@ -17,7 +17,8 @@ from harbormaster.deploy.models import Convergence, DeployPlan
 from harbormaster.deploy.publish import publish_image
 from harbormaster.deploy.router import execution_name
 from harbormaster.observability import logger, metrics
-from harbormaster.state import approvals, ledger, lock
+from harbormaster.state import approvals, lock
+from harbormaster.state.ledger import Ledger, Release, now_iso
 from harbormaster.state.status import ReleaseStatus
 
 _PHASES = {
@@ -34,13 +35,13 @@ def succeed(
     plan: DeployPlan, execution_arn: str, state_machine_arn: str, convergence: Convergence | None = None
 ) -> dict[str, Any]:
     environment = plan.request.environment
-    release = ledger.get_release(environment, plan.release_id) or {}
-    seconds = _seconds_since(release.get("started_at"))
+    ledger = Ledger()
+    release = _recorded(ledger, environment, plan.release_id)
+    seconds = _seconds_since(release.started_at)
     divergent = convergence.divergent if convergence else {}
     made_current = ledger.mark_succeeded(
-        environment,
-        {**release, "release_id": plan.release_id, "image_uri": plan.image_uri},
-        finished_at=ledger.now_iso(),
+        release.replace(image_uri=plan.image_uri),
+        finished_at=now_iso(),
         duration_seconds=seconds,
         divergent=divergent,
     )
@@ -52,7 +53,7 @@ def succeed(
         metrics.add_metric(name="RollbackDuration", unit=MetricUnit.Seconds, value=seconds)
     return {
         "duration_seconds": seconds,
-        "instances_done": release.get("instances_done", 0),
+        "instances_done": release.instances_done,
         "divergent": divergent,
         "reason": _divergence_reason(divergent) if divergent else None,
         "pending_started": _release_and_next(environment, plan.release_id, execution_arn, state_machine_arn),
@@ -69,8 +70,9 @@ def fail(
 ) -> dict[str, Any]:
     environment = plan.request.environment
     phase, reason = describe_failure(error)
-    current_status = (ledger.get_release(environment, plan.release_id) or {}).get("status")
-    if current_status == ReleaseStatus.ROLLED_BACK and phase != "bake":
+    ledger = Ledger()
+    release = _recorded(ledger, environment, plan.release_id)
+    if release.status == ReleaseStatus.ROLLED_BACK and phase != "bake":
         # Stopped by a guard alarm; the rollback deploy has the lock, the fleet and the ledger.
         return _stopped_by_rollback(plan, execution_arn, f"stopped: the release was rolled back ({reason})", phase)
     notes = []
@@ -98,8 +100,7 @@ def fail(
             divergent = divergence(plan, None, template.target_group_arn, plan.previous.image_uri)
             if divergent:
                 notes.append("not restored: " + "; ".join(f"{i}: {what}" for i, what in sorted(divergent.items())))
-    release = ledger.get_release(environment, plan.release_id) or {}
-    seconds = _seconds_since(release.get("started_at"))
+    seconds = _seconds_since(release.started_at)
     full_reason = " | ".join([reason, *notes])
     status = ReleaseStatus.FAILED
     if phase == "approval":
@@ -110,15 +111,15 @@ def fail(
         ledger.claim_rollback(environment, plan.release_id, "bake")
         ledger.quarantine(environment, plan.request.image.digest, plan.release_id, full_reason)
         status = ReleaseStatus.ROLLED_BACK
-    ledger.update_release(
+    ledger.update(
         environment,
         plan.release_id,
         status=status,
         phase=phase,
         reason=full_reason,
-        finished_at=ledger.now_iso(),
+        finished_at=now_iso(),
         duration_seconds=seconds,
-        reverted=sorted(set(release.get("touched", [])) - {item["instance_id"] for item in unreverted})
+        reverted=sorted(set(release.touched) - {item["instance_id"] for item in unreverted})
         if _reverted(revert)
         else [],
     )
@@ -128,9 +129,16 @@ def fail(
         "reason": full_reason,
         "status": status,
         "duration_seconds": seconds,
-        "instances_done": release.get("instances_done", 0),
+        "instances_done": release.instances_done,
         "pending_started": _release_and_next(environment, plan.release_id, execution_arn, state_machine_arn),
     }
+
+
+def _recorded(ledger: Ledger, environment: str, release_id: str) -> Release:
+    release = ledger.release(environment, release_id)
+    if release is None:  # Prepare records it before anything runs: the table was changed by hand
+        raise LookupError(f"release {release_id} of {environment} has no record in the ledger")
+    return release
 
 
 def _stopped_by_rollback(plan: DeployPlan, execution_arn: str, reason: str, phase: str = "finalize") -> dict[str, Any]:

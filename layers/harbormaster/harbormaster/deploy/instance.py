@@ -24,7 +24,8 @@ from harbormaster.clients import client
 from harbormaster.deploy import redact
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
-from harbormaster.state import fence, instances, ledger
+from harbormaster.state import fence, instances
+from harbormaster.state.ledger import Ledger
 from harbormaster.state.store import TABLE_ENV
 
 DOCUMENT_ENV = "DEPLOY_DOCUMENT_NAME"
@@ -54,7 +55,7 @@ def _start(task: InstanceTask, now: datetime) -> InstanceTask:
     if _target_state(task) not in {"unused", "draining"}:  # a revert finds it already out of service
         client("elbv2").deregister_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
     if task.record_touch:
-        ledger.add_touched(task.environment, task.release_id, task.instance_id)
+        Ledger().add_touched(task.environment, task.release_id, task.instance_id)
     grace = max(60, 3 * task.poll_seconds)
     return task.model_copy(
         update={
@@ -134,7 +135,7 @@ def _registering(task: InstanceTask, now: datetime) -> InstanceTask:
     state = _target_state(task)
     if state == "healthy":
         if task.record_touch:
-            ledger.count_done(task.environment, task.release_id)
+            Ledger().count_done(task.environment, task.release_id)
         return task.model_copy(update={"phase": "done", "wait_seconds": 0, "note": "healthy"})
     if instance_state(task.instance_id) in _GONE:
         return _skip(task, "instance went away while registering")

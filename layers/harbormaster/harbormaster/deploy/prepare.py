@@ -17,22 +17,17 @@ from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEn
 from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask, PreviousRelease, ServiceTask
 from harbormaster.deploy.plan import PlanError, plan_batches
 from harbormaster.deploy.preflight import check_alarms, check_scan
-from harbormaster.state import ledger, lock
+from harbormaster.state import lock
+from harbormaster.state.ledger import Ledger, Release, now_iso
 from harbormaster.state.status import ReleaseStatus
 
 _LOCK_ATTEMPTS = 5  # the lock changing hands this often while one Prepare runs means something is wrong
 
 
-def _skipped(
-    request: DeployRequest, release_id: str, base: dict[str, object], reason: str, moment: datetime
-) -> DeployPlan:
+def _skipped(request: DeployRequest, base: Release, reason: str, moment: datetime) -> DeployPlan:
     """Record the release SKIPPED before anything was touched (no lock taken)."""
-    ledger.record_release(
-        request.environment,
-        release_id,
-        {**base, "status": ReleaseStatus.SKIPPED, "reason": reason, "finished_at": moment.isoformat()},
-    )
-    return DeployPlan(request=request, outcome="skipped", release_id=release_id, reason=reason)
+    Ledger().record(base.replace(status=ReleaseStatus.SKIPPED, reason=reason, finished_at=moment.isoformat()))
+    return DeployPlan(request=request, outcome="skipped", release_id=base.release_id, reason=reason)
 
 
 def _already_running(request: DeployRequest) -> str | None:
@@ -42,8 +37,8 @@ def _already_running(request: DeployRequest) -> str | None:
     it anyway."""
     if request.trigger != "push" or request.force or lock.holder(request.environment):
         return None
-    current = ledger.current(request.environment) or {}
-    return str(current["release_id"]) if current.get("digest") == request.image.digest else None
+    current = Ledger().current(request.environment)
+    return current.release_id if current and current.digest == request.image.digest else None
 
 
 def release_id_for(request: DeployRequest, now: datetime) -> str:
@@ -58,50 +53,40 @@ def prepare(
     if environment is None:
         raise UnknownEnvironment(f"environment {request.environment!r} is not in the configuration")
     release_id = request.release_id or release_id_for(request, moment)
-    base = _release_fields(request, execution_arn)
+    base = _release(request, release_id, execution_arn)
+    ledger = Ledger()
     locked = False
     quarantined = ledger.quarantined(request.environment, request.image.digest)
     if quarantined and request.trigger != "rollback" and not request.force:
-        reason = f"quarantined: rolled back in {quarantined['release_id']} ({quarantined['reason']}); deploy --force"
-        return _skipped(request, release_id, base, reason, moment)
+        reason = f"quarantined: rolled back in {quarantined.release_id} ({quarantined.reason}); deploy --force"
+        return _skipped(request, base, reason, moment)
     if (running := _already_running(request)) is not None:
-        return _skipped(request, release_id, base, f"already running: release {running} deployed this image", moment)
+        return _skipped(request, base, f"already running: release {running} deployed this image", moment)
     try:
         image_uri = _image_uri(request)
         warnings = check_scan(environment, request.image, request.requested_at, moment) + check_alarms(environment)
-        queued = _lock_or_queue(request, release_id, base, execution_arn)
+        queued = _lock_or_queue(request, base, execution_arn)
         if queued is not None:
             return queued
         locked = True
         # A rollback that fails is not rolled back further: it stops and says so.
         previous = None if request.trigger == "rollback" else _previous(request.environment)
         plan = _plan(request, environment, release_id, image_uri, previous, warnings)
-        ledger.record_release(
-            request.environment,
-            release_id,
-            {
-                **base,
-                "status": ReleaseStatus.IN_PROGRESS,
-                "image_uri": image_uri,
-                "started_at": moment.isoformat(),
-                "instances_total": plan.instances_total,
-                "instances_done": 0,
-                "previous_release_id": previous.release_id if previous else None,
-                "previous_image_uri": previous.image_uri if previous else None,
-            },
+        ledger.record(
+            base.replace(
+                status=ReleaseStatus.IN_PROGRESS,
+                image_uri=image_uri,
+                started_at=moment.isoformat(),
+                instances_total=plan.instances_total,
+                instances_done=0,
+                previous_release_id=previous.release_id if previous else None,
+                previous_image_uri=previous.image_uri if previous else None,
+            )
         )
         return plan
     except (DeployError, PlanError) as exc:
-        ledger.record_release(
-            request.environment,
-            release_id,
-            {
-                **base,
-                "status": ReleaseStatus.FAILED,
-                "phase": "prepare",
-                "reason": str(exc),
-                "finished_at": moment.isoformat(),
-            },
+        ledger.record(
+            base.replace(status=ReleaseStatus.FAILED, phase="prepare", reason=str(exc), finished_at=moment.isoformat())
         )
         if locked:
             lock.release(request.environment, execution_arn, release_id)
@@ -146,8 +131,9 @@ def _plan(
     instance_ids = targets.instances(target, group)
     if request.trigger == "rollback" and request.rolls_back:
         # The whole environment: also what the rolled-back release took out of service.
-        touched = (ledger.get_release(request.environment, request.rolls_back) or {}).get("touched", [])
-        instance_ids = sorted(set(instance_ids) | targets.running(list(touched)))
+        rolled_back = Ledger().release(request.environment, request.rolls_back)
+        touched = rolled_back.touched if rolled_back else []
+        instance_ids = sorted(set(instance_ids) | targets.running(touched))
     if not instance_ids:
         raise DeployError("the environment has no running instances to deploy to")
     total = len(instance_ids)
@@ -199,9 +185,7 @@ def _service_task(
     )
 
 
-def _lock_or_queue(
-    request: DeployRequest, release_id: str, base: dict[str, object], execution_arn: str
-) -> DeployPlan | None:
+def _lock_or_queue(request: DeployRequest, base: Release, execution_arn: str) -> DeployPlan | None:
     """Take the lock (None), or the plan of a request that waits behind its holder or was superseded.
 
     The lock can change hands between the two (the holder finishes): each is a transaction that
@@ -209,11 +193,11 @@ def _lock_or_queue(
     requested_at = request.requested_at.isoformat()
     for _ in range(_LOCK_ATTEMPTS):
         try:
-            lock.acquire(request.environment, execution_arn, release_id, request.image.digest, requested_at)
+            lock.acquire(request.environment, execution_arn, base.release_id, request.image.digest, requested_at)
             return None
         except lock.LockHeld as held:
             try:
-                return _queue(request, release_id, base, held)
+                return _queue(request, base, held)
             except lock.LockChanged:
                 continue
         except lock.LockChanged:
@@ -221,32 +205,26 @@ def _lock_or_queue(
     raise DeployError(f"the lock of {request.environment} changed hands {_LOCK_ATTEMPTS} times while this waited")
 
 
-def _queue(request: DeployRequest, release_id: str, base: dict[str, object], held: lock.LockHeld) -> DeployPlan:
+def _queue(request: DeployRequest, base: Release, held: lock.LockHeld) -> DeployPlan:
     """Wait behind the running deploy; only the newest waiting image is kept, and a push older
     than the running one is superseded by it (pushes are judged by push time, not arrival)."""
     owner = held.owner
     if request.trigger == "push" and held.requested_at and held.requested_at > request.requested_at.isoformat():
         reason = f"superseded by the newer image deploying in {owner.rsplit(':', 1)[-1]}"
-        return _skipped(request, release_id, base, reason, clock.now())
+        return _skipped(request, base, reason, clock.now())
+    release_id = base.release_id
     waiting = {**request.model_dump(mode="json"), "release_id": release_id}  # keeps its id when it runs
-    ledger.record_release(
-        request.environment,
-        release_id,
-        {
-            **base,
-            "status": ReleaseStatus.PENDING,
-            "reason": f"waiting behind {owner.rsplit(':', 1)[-1]}",
-        },
-    )
+    ledger = Ledger()
+    ledger.record(base.replace(status=ReleaseStatus.PENDING, reason=f"waiting behind {owner.rsplit(':', 1)[-1]}"))
     replaced = lock.queue_behind(request.environment, owner, waiting)
     if replaced is not None:
         newer = request.image.tag if replaced is not waiting else "a newer image already waiting"
-        ledger.update_release(
+        ledger.update(
             request.environment,
             str(replaced["release_id"]),
             status=ReleaseStatus.SKIPPED,
             reason=f"superseded by {newer}",
-            finished_at=ledger.now_iso(),
+            finished_at=now_iso(),
         )
         if replaced is waiting:
             return DeployPlan(
@@ -258,30 +236,34 @@ def _queue(request: DeployRequest, release_id: str, base: dict[str, object], hel
 
 
 def _previous(environment: str) -> PreviousRelease | None:
-    current = ledger.current(environment)
+    current = Ledger().current(environment)
     if not current:
         return None
     return PreviousRelease(
-        release_id=current["release_id"],
-        image_uri=current["image_uri"],
-        digest=current["digest"],
-        tag=current.get("tag"),
-        task_definition_arn=current.get("task_definition_arn"),
+        release_id=current.release_id,
+        image_uri=current.image_uri,
+        digest=current.digest,
+        tag=current.tag,
+        task_definition_arn=current.task_definition_arn,
     )
 
 
-def _release_fields(request: DeployRequest, execution_arn: str) -> dict[str, object]:
-    return {
-        "repository": request.image.repository,
-        "tag": request.image.tag,
-        "digest": request.image.digest,
-        "trigger": request.trigger,
-        "actor": request.actor,
-        "execution_arn": execution_arn,
-        "requested_at": request.requested_at.isoformat(),
-        "rolls_back": request.rolls_back,
-        "trigger_reason": request.reason,
-    }
+def _release(request: DeployRequest, release_id: str, execution_arn: str) -> Release:
+    """What every record of this release says, whatever becomes of it (PENDING until then)."""
+    return Release(
+        environment=request.environment,
+        release_id=release_id,
+        status=ReleaseStatus.PENDING,
+        repository=request.image.repository,
+        tag=request.image.tag,
+        digest=request.image.digest,
+        trigger=request.trigger,
+        actor=request.actor,
+        execution_arn=execution_arn,
+        requested_at=request.requested_at.isoformat(),
+        rolls_back=request.rolls_back,
+        trigger_reason=request.reason,
+    )
 
 
 def _image_uri(request: DeployRequest) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harbormaster.deploy import ecs
 from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
-from harbormaster.state import ledger
+from harbormaster.state.ledger import Ledger
 from harbormaster.state.status import ReleaseStatus
 
 
@@ -17,10 +17,10 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None
     revert never has more instances out than the rollout allowed (`min_healthy`)."""
     if plan.target_type == "ecs":
         return [], None  # see revert_service
-    release = ledger.get_release(plan.request.environment, plan.release_id) or {}
-    if release.get("status") == ReleaseStatus.ROLLED_BACK:
+    release = Ledger().release(plan.request.environment, plan.release_id)
+    if release is None or release.status == ReleaseStatus.ROLLED_BACK:
         return [], None  # an alarm stopped this release: the rollback deploy owns the fleet now
-    touched = set(release.get("touched", []))
+    touched = set(release.touched)
     if not touched:
         return [], None
     if plan.previous is None:
@@ -61,11 +61,12 @@ def revert_service(plan: DeployPlan) -> ServiceTask | None:
     if plan.ecs is None:
         return None
     nothing = plan.ecs.model_copy(update={"phase": "skipped", "wait_seconds": 0, "record_touch": False})
-    release = ledger.get_release(plan.request.environment, plan.release_id) or {}
-    if release.get("status") == ReleaseStatus.ROLLED_BACK:
+    release = Ledger().release(plan.request.environment, plan.release_id)
+    if release is not None and release.status == ReleaseStatus.ROLLED_BACK:
         return nothing.model_copy(update={"note": "the rollback deploy owns the service now"})
-    previous = release.get("previous_task_definition_arn")
-    if not previous or ecs.service_key(plan.ecs.cluster, plan.ecs.service) not in set(release.get("touched", [])):
+    previous = release.previous_task_definition_arn if release else None
+    touched = set(release.touched) if release else set()
+    if not previous or ecs.service_key(plan.ecs.cluster, plan.ecs.service) not in touched:
         return nothing.model_copy(update={"note": "the service was not changed"})
     running = ecs.describe_service(plan.ecs.cluster, plan.ecs.service)["taskDefinition"]
     if running == previous:

@@ -25,7 +25,8 @@ from harbormaster.deploy.models import DeployRequest
 from harbormaster.notify import HarbormasterEvent, ImageRef, publish
 from harbormaster.observability import logger
 from harbormaster.rollback.models import AlarmStateChange
-from harbormaster.state import ledger, lock
+from harbormaster.state import lock
+from harbormaster.state.ledger import Ledger, Release, now_iso
 from harbormaster.state.status import ReleaseStatus
 
 GUARDS_TAG = "harbormaster:guards"
@@ -83,12 +84,13 @@ def _decide(
     if not settings.rollback.on_alarm:
         return _recorded(environment, name, "disabled", "rollback.on_alarm is off", record)
     holder = lock.holder(environment)
-    bad: dict[str, Any] | None
+    ledger = Ledger()
+    bad: Release | None
     if holder:
-        running = ledger.get_release(environment, str(holder["release_id"])) or {}
+        running = ledger.release(environment, str(holder["release_id"]))
         if _is_rollback(running):
             return _recorded(environment, name, "already_rolling_back", "a rollback is already running", record)
-        if not ledger.claim_rollback(environment, str(holder["release_id"]), name):
+        if running is None or not ledger.claim_rollback(environment, running.release_id, name):
             return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
         # Withdraw the release's fence before stopping it: from here on no command of it runs on
         # an instance, even one whose step decided to act a moment ago.
@@ -100,14 +102,14 @@ def _decide(
         bad = running
     else:
         current = ledger.current(environment)
-        bad = ledger.get_release(environment, str(current["release_id"])) if current else None
-        finished = bad.get("finished_at") if bad else None
+        bad = ledger.release(environment, current.release_id) if current else None
+        finished = bad.finished_at if bad else None
         if not bad or not finished or (now - datetime.fromisoformat(finished)) > settings.rollback.window:
             _publish_outside_window(environment, name, reason)
             return _recorded(environment, name, "outside_window", "no deploy running, none inside the window", record)
         if _is_rollback(bad):
             return _recorded(environment, name, "rollback_is_current", "the current release is a rollback", record)
-        if not ledger.claim_rollback(environment, str(bad["release_id"]), name):
+        if not ledger.claim_rollback(environment, bad.release_id, name):
             return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
         target = _previous_of(environment, bad)
     if not target or not bad:
@@ -123,31 +125,26 @@ def _decide(
         return _recorded(environment, name, "no_known_good", "no known-good release", record)
     execution = start_rollback(environment, bad, target, f"alarm {reason}", f"alarm:{name}", state_machine_arn)
     action = "stopped_and_rolled_back" if holder else "rolled_back"
-    return _recorded(environment, name, action, f"rolling back to {target.get('tag')}", record, execution)
+    return _recorded(environment, name, action, f"rolling back to {target.tag}", record, execution)
 
 
 def start_rollback(
-    environment: str, bad: dict[str, Any], target: dict[str, Any], reason: str, actor: str, state_machine_arn: str
+    environment: str, bad: Release, target: Release, reason: str, actor: str, state_machine_arn: str
 ) -> str:
     """Mark `bad` ROLLED_BACK, quarantine its digest, deploy `target` with the rollback strategy."""
-    bad_id, bad_digest = str(bad["release_id"]), str(bad["digest"])
-    ledger.update_release(
-        environment, bad_id, status=ReleaseStatus.ROLLED_BACK, reason=reason, finished_at=ledger.now_iso()
-    )
-    ledger.quarantine(environment, bad_digest, bad_id, reason)
+    bad_id = bad.release_id
+    ledger = Ledger()
+    ledger.update(environment, bad_id, status=ReleaseStatus.ROLLED_BACK, reason=reason, finished_at=now_iso())
+    ledger.quarantine(environment, bad.digest, bad_id, reason)
     request = DeployRequest(
         environment=environment,
         trigger="rollback",
         actor=actor,
         requested_at=clock.now(),
-        image=ImageRef(
-            repository=str(target["repository"]),
-            tag=target.get("tag"),
-            digest=str(target["digest"]),
-        ),
+        image=ImageRef(repository=target.repository, tag=target.tag, digest=target.digest),
         reason=reason,
         rolls_back=bad_id,
-        task_definition_arn=target.get("task_definition_arn"),  # ECS: the same revision, not a rebuilt one
+        task_definition_arn=target.task_definition_arn,  # ECS: the same revision, not a rebuilt one
     )
     # Unique per attempt; the ledger's one-claim-per-release is what prevents a second automatic rollback.
     name = f"{environment[:30]}-rollback-{bad_id}-{clock.now():%H%M%S%f}"[:80]
@@ -165,17 +162,17 @@ def running_rollback(environment: str) -> str | None:
     holder = lock.holder(environment)
     if not holder:
         return None
-    running = ledger.get_release(environment, str(holder["release_id"])) or {}
+    running = Ledger().release(environment, str(holder["release_id"]))
     return str(holder["release_id"]) if _is_rollback(running) else None
 
 
-def _is_rollback(release: dict[str, Any]) -> bool:
-    return release.get("trigger") == "rollback"
+def _is_rollback(release: Release | None) -> bool:
+    return release is not None and release.trigger == "rollback"
 
 
-def _previous_of(environment: str, release: dict[str, Any]) -> dict[str, Any] | None:
-    previous_id = release.get("previous_release_id")
-    return ledger.get_release(environment, str(previous_id)) if previous_id else None
+def _previous_of(environment: str, release: Release | None) -> Release | None:
+    previous_id = release.previous_release_id if release else None
+    return Ledger().release(environment, previous_id) if previous_id else None
 
 
 def _stop(execution_arn: str, reason: str) -> None:
@@ -202,6 +199,6 @@ def _publish_outside_window(environment: str, alarm: str, reason: str) -> None:
 def _recorded(
     environment: str, alarm: str, action: str, detail: str, record: dict[str, Any], execution: str | None = None
 ) -> Decision:
-    ledger.record_alarm(environment, alarm, action, {**record, "detail": detail, "execution_arn": execution})
+    Ledger().record_alarm(environment, alarm, action, {**record, "detail": detail, "execution_arn": execution})
     logger.info("alarm decision", extra={"environment": environment, "alarm": alarm, "action": action})
     return Decision(environment, action, detail, execution)

@@ -2,20 +2,29 @@
 
 ENV#<env> / RELEASE#<release id>   one record per deploy attempt (ids sort by time)
 ENV#<env> / CURRENT                the last known-good release
-ENV#<env> / PENDING                the newest image waiting behind a running deploy
+ENV#<env> / QUARANTINE#<digest>    a digest rolled back here (not deployed again without --force)
+ENV#<env> / ALARM#<time>#<alarm>   every alarm that reached the environment
+ENV#<env> / PENDING                the newest image waiting behind a running deploy (see `lock`)
+
+Like Powertools' persistence layers, the store takes an optional `boto3_session`: the phases use
+the Lambda's shared clients, tests give it a session of their own.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import boto3
 from boto3.dynamodb.conditions import Key
 
 from harbormaster import clock
+from harbormaster.clients import RETRY_CONFIG, client, table
+from harbormaster.state.release import RELEASE_FIELDS, CurrentRelease, Quarantine, Release
 from harbormaster.state.status import ReleaseStatus
-from harbormaster.state.store import TABLE_ENV, conditional, items_table, plain, transact
+from harbormaster.state.store import TABLE_ENV, conditional, transact
 
-__all__ = ["TABLE_ENV", "conditional"]  # re-exported for the lock and the CLI
+__all__ = ["TABLE_ENV", "CurrentRelease", "Ledger", "Quarantine", "Release", "conditional", "now_iso"]
 
 
 def _pk(environment: str) -> str:
@@ -26,130 +35,137 @@ def now_iso() -> str:
     return clock.now().isoformat(timespec="seconds")
 
 
-def record_release(environment: str, release_id: str, fields: dict[str, Any]) -> None:
-    """Write the release record (a queued release is rewritten when it finally runs)."""
-    item = {
-        "pk": _pk(environment),
-        "sk": f"RELEASE#{release_id}",
-        "release_id": release_id,
-        "environment": environment,
-        "recorded_at": now_iso(),
-        **fields,
-    }
-    items_table().put_item(Item={k: v for k, v in item.items() if v is not None})
+class Ledger:
+    """Releases, the current one, quarantines and alarms of every environment.
 
+    >>> ledger = Ledger("harbormaster-table", boto3_session=boto3.session.Session(region_name="eu-west-1"))
+    >>> ledger.current("api-prod")  # None until a release succeeded
+    """
 
-def update_release(environment: str, release_id: str, **fields: Any) -> None:
-    names = {f"#{k}": k for k in fields}
-    values = {f":{k}": v for k, v in fields.items()}
-    items_table().update_item(
-        Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
-        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    def __init__(self, table_name: str | None = None, boto3_session: boto3.session.Session | None = None) -> None:
+        self.table_name = table_name or os.environ[TABLE_ENV]
+        if boto3_session is None:  # the Lambda's shared, adaptive-retry clients
+            self._table, self._client = table(self.table_name), client("dynamodb")
+        else:
+            self._table = boto3_session.resource("dynamodb", config=RETRY_CONFIG).Table(self.table_name)
+            self._client = boto3_session.client("dynamodb", config=RETRY_CONFIG)
 
+    def _key(self, environment: str, release_id: str) -> dict[str, str]:
+        return {"pk": _pk(environment), "sk": f"RELEASE#{release_id}"}
 
-def add_touched(environment: str, release_id: str, instance_id: str) -> None:
-    """Remember an instance this release took out of service (the revert puts it back)."""
-    items_table().update_item(
-        Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
-        UpdateExpression="ADD touched :i",
-        ExpressionAttributeValues={":i": {instance_id}},
-    )
+    # ------------------------------------------------------------------ releases
+    def record(self, release: Release) -> None:
+        """Write the release record (a queued release is rewritten when it finally runs)."""
+        item = release.replace(recorded_at=now_iso()).to_item()
+        self._table.put_item(Item={**self._key(release.environment, release.release_id), **item})
 
-
-def count_done(environment: str, release_id: str) -> None:
-    items_table().update_item(
-        Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
-        UpdateExpression="ADD instances_done :one",
-        ExpressionAttributeValues={":one": 1},
-    )
-
-
-def get_release(environment: str, release_id: str) -> dict[str, Any] | None:
-    item = items_table().get_item(Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"}, ConsistentRead=True)
-    return plain(item["Item"]) if "Item" in item else None
-
-
-def history(environment: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Newest first."""
-    response = items_table().query(
-        KeyConditionExpression=Key("pk").eq(_pk(environment)) & Key("sk").begins_with("RELEASE#"),
-        ScanIndexForward=False,
-        Limit=limit,
-    )
-    return [plain(item) for item in response["Items"]]
-
-
-def current(environment: str) -> dict[str, Any] | None:
-    item = items_table().get_item(Key={"pk": _pk(environment), "sk": "CURRENT"}, ConsistentRead=True)
-    return plain(item["Item"]) if "Item" in item else None
-
-
-def mark_succeeded(environment: str, release: dict[str, Any], **fields: Any) -> bool:
-    """Mark the release SUCCEEDED and make it the known-good one, in one transaction, unless a
-    rollback claimed it meanwhile (an alarm during its Finalize): then nothing changes (False)."""
-    keep: dict[str, Any] = {
-        k: release[k]
-        for k in ("release_id", "digest", "tag", "image_uri", "repository", "task_definition_arn")
-        if release.get(k) is not None
-    }
-    values = {"SUCCEEDED": ReleaseStatus.SUCCEEDED, **fields}
-    names = {f"#{k}": k for k in ["status", *fields]}
-    failed = transact(
-        {
-            "Update": {
-                "Key": {"pk": _pk(environment), "sk": f"RELEASE#{release['release_id']}"},
-                "UpdateExpression": "SET #status = :SUCCEEDED, " + ", ".join(f"#{k} = :{k}" for k in fields),
-                "ConditionExpression": "attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": {f":{k}": v for k, v in values.items()},
-            }
-        },
-        {"Put": {"Item": {"pk": _pk(environment), "sk": "CURRENT", "updated_at": now_iso(), **keep}}},
-    )
-    return not failed
-
-
-def quarantine(environment: str, digest: str, release_id: str, reason: str) -> None:
-    """A rolled-back digest is not deployed again automatically (`deploy --force` overrides)."""
-    items_table().put_item(
-        Item={
-            "pk": _pk(environment),
-            "sk": f"QUARANTINE#{digest}",
-            "release_id": release_id,
-            "reason": reason,
-            "quarantined_at": now_iso(),
-        }
-    )
-
-
-def quarantined(environment: str, digest: str) -> dict[str, Any] | None:
-    item = items_table().get_item(Key={"pk": _pk(environment), "sk": f"QUARANTINE#{digest}"}, ConsistentRead=True)
-    return plain(item["Item"]) if "Item" in item else None
-
-
-def claim_rollback(environment: str, release_id: str, by: str) -> bool:
-    """At most one automatic rollback per release: the first claim wins (conditional write)."""
-    return conditional(
-        lambda: items_table().update_item(
-            Key={"pk": _pk(environment), "sk": f"RELEASE#{release_id}"},
-            UpdateExpression="SET rollback_claimed_by = :by",
-            ConditionExpression="attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
-            ExpressionAttributeValues={":by": by},
+    def update(self, environment: str, release_id: str, **fields: Any) -> None:
+        """Set some fields of an existing release (names checked against `Release`)."""
+        unknown = set(fields) - RELEASE_FIELDS
+        if unknown:
+            raise ValueError(f"not fields of a release: {sorted(unknown)}")
+        self._table.update_item(
+            Key=self._key(environment, release_id),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ConditionExpression="attribute_exists(sk)",
+            ExpressionAttributeNames={f"#{k}": k for k in fields},
+            ExpressionAttributeValues={f":{k}": v for k, v in fields.items()},
         )
-    )
 
+    def add_touched(self, environment: str, release_id: str, instance_id: str) -> None:
+        """Remember an instance this release took out of service (the revert puts it back)."""
+        self._table.update_item(
+            Key=self._key(environment, release_id),
+            UpdateExpression="ADD touched :i",
+            ExpressionAttributeValues={":i": {instance_id}},
+        )
 
-def record_alarm(environment: str, alarm: str, action: str, detail: dict[str, Any]) -> None:
-    """Every alarm that reached an environment is kept, acted on or not."""
-    items_table().put_item(
-        Item={
-            "pk": _pk(environment),
-            "sk": f"ALARM#{now_iso()}#{alarm}",
-            "alarm": alarm,
-            "action": action,
-            **{k: v for k, v in detail.items() if v is not None},
-        }
-    )
+    def count_done(self, environment: str, release_id: str) -> None:
+        self._table.update_item(
+            Key=self._key(environment, release_id),
+            UpdateExpression="ADD instances_done :one",
+            ExpressionAttributeValues={":one": 1},
+        )
+
+    def release(self, environment: str, release_id: str) -> Release | None:
+        item = self._table.get_item(Key=self._key(environment, release_id), ConsistentRead=True).get("Item")
+        return Release.from_item(item) if item else None
+
+    def history(self, environment: str, limit: int = 50) -> list[Release]:
+        """Newest first."""
+        response = self._table.query(
+            KeyConditionExpression=Key("pk").eq(_pk(environment)) & Key("sk").begins_with("RELEASE#"),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [Release.from_item(item) for item in response["Items"]]
+
+    def claim_rollback(self, environment: str, release_id: str, by: str) -> bool:
+        """At most one rollback per release: the first claim wins (conditional write)."""
+        return conditional(
+            lambda: self._table.update_item(
+                Key=self._key(environment, release_id),
+                UpdateExpression="SET rollback_claimed_by = :by",
+                ConditionExpression="attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
+                ExpressionAttributeValues={":by": by},
+            )
+        )
+
+    # ------------------------------------------------------------------ the known-good release
+    def current(self, environment: str) -> CurrentRelease | None:
+        item = self._table.get_item(Key={"pk": _pk(environment), "sk": "CURRENT"}, ConsistentRead=True).get("Item")
+        return CurrentRelease.from_item(item) if item else None
+
+    def mark_succeeded(self, release: Release, **fields: Any) -> bool:
+        """Mark the release SUCCEEDED and make it the known-good one, in one transaction, unless a
+        rollback claimed it meanwhile (an alarm during its Finalize): then nothing changes (False)."""
+        if release.image_uri is None:
+            raise ValueError(f"release {release.release_id} has no image to make current")
+        current = CurrentRelease(
+            release_id=release.release_id,
+            digest=release.digest,
+            image_uri=release.image_uri,
+            repository=release.repository,
+            tag=release.tag,
+            task_definition_arn=release.task_definition_arn,
+            updated_at=now_iso(),
+        )
+        values = {"status": ReleaseStatus.SUCCEEDED, **fields}
+        failed = transact(
+            {
+                "Update": {
+                    "Key": self._key(release.environment, release.release_id),
+                    "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in ["status", *fields]),
+                    "ConditionExpression": "attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
+                    "ExpressionAttributeNames": {f"#{k}": k for k in ["status", *fields]},
+                    "ExpressionAttributeValues": {f":{k}": v for k, v in values.items()},
+                }
+            },
+            {"Put": {"Item": {"pk": _pk(release.environment), "sk": "CURRENT", **current.to_item()}}},
+            table_name=self.table_name,
+            dynamodb=self._client,
+        )
+        return not failed
+
+    # ------------------------------------------------------------------ quarantine and alarms
+    def quarantine(self, environment: str, digest: str, release_id: str, reason: str) -> None:
+        """A rolled-back digest is not deployed again automatically (`deploy --force` overrides)."""
+        record = Quarantine(release_id=release_id, reason=reason, quarantined_at=now_iso())
+        self._table.put_item(Item={"pk": _pk(environment), "sk": f"QUARANTINE#{digest}", **record.to_item()})
+
+    def quarantined(self, environment: str, digest: str) -> Quarantine | None:
+        key = {"pk": _pk(environment), "sk": f"QUARANTINE#{digest}"}
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return Quarantine.from_item(item) if item else None
+
+    def record_alarm(self, environment: str, alarm: str, action: str, detail: dict[str, Any]) -> None:
+        """Every alarm that reached an environment is kept, acted on or not."""
+        self._table.put_item(
+            Item={
+                "pk": _pk(environment),
+                "sk": f"ALARM#{now_iso()}#{alarm}",
+                "alarm": alarm,
+                "action": action,
+                **{k: v for k, v in detail.items() if v is not None},
+            }
+        )

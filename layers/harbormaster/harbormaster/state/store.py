@@ -31,16 +31,17 @@ def conditional(write: Callable[[], Any]) -> bool:
     return True
 
 
-def transact(*actions: dict[str, Any]) -> list[int]:
+def transact(*actions: dict[str, Any], table_name: str | None = None, dynamodb: Any = None) -> list[int]:
     """TransactWriteItems on the single table, each action in the resource's plain-value form
     (`{"Put": {"Item": ..., "ConditionExpression": ...}}`). Returns the indexes of the actions
     whose condition did not hold (then nothing was written); empty when all were written.
     Any other cancellation (`TransactionConflict`: another transaction on the same items) is
-    raised: the caller's retry (its state's Retry) runs it again."""
-    name = os.environ[TABLE_ENV]
+    raised: the caller's retry (its state's Retry) runs it again. (`table_name` and `dynamodb`:
+    a store's own, else the Lambda's table and shared client.)"""
+    name = table_name or os.environ[TABLE_ENV]
     serialised = [{kind: _low_level(name, body) for kind, body in action.items()} for action in actions]
     try:
-        client("dynamodb").transact_write_items(TransactItems=serialised)
+        (dynamodb or client("dynamodb")).transact_write_items(TransactItems=serialised)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "TransactionCanceledException":
             raise
