@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from harbormaster.deploy import ecs
 from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
-from harbormaster.state.ledger import Ledger
+from harbormaster.state import fence
+from harbormaster.state.ledger import Ledger, now_iso
 from harbormaster.state.status import ReleaseStatus
 
 
@@ -31,6 +32,8 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None
     template = next((task for batch in plan.batches for task in batch), None)
     if template is None:
         return [], None
+    if not fence.hand_to_revert(plan.request.environment, plan.release_id, plan.previous.digest, now_iso()):
+        return [], None  # the release lost the environment meanwhile: its new owner covers the fleet
     planned = [[task.instance_id for task in batch if task.instance_id in touched] for batch in plan.batches]
     unplanned = sorted(touched - {instance for batch in planned for instance in batch})  # e.g. a fleet change
     order = [batch for batch in [*reversed(planned), unplanned] if batch]
@@ -39,6 +42,7 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None
             template.model_copy(
                 update={
                     "instance_id": instance_id,
+                    "release_id": fence.revert_of(plan.release_id),
                     "image_uri": plan.previous.image_uri,
                     "phase": "start",
                     "record_touch": False,

@@ -8,18 +8,23 @@ item under a per-instance `flock` and exits `SUPERSEDED_EXIT_CODE` when its `Rel
 desired one, so a step that decided to act before its release was stopped cannot act after: the
 check happens where the change happens. The instance role may read only this partition
 (`dynamodb:LeadingKeys` `FENCE#*`).
+
+A failed release's revert takes a fence of its own (`<release id>:revert`) before it sends any
+command: a forward step of that release still in flight (a Lambda outlives the Map iteration that
+failed around it) is then refused on the instance like any stale release.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harbormaster.state.store import items_table
+from harbormaster.state.store import conditional, items_table
 
 PARTITION = "FENCE#"
 SORT_KEY = "DESIRED"
 WITHDRAWN = "-"  # no deploy is running: every command is superseded
 SUPERSEDED_EXIT_CODE = 75  # EX_TEMPFAIL; the deploy document's "not the desired release" exit
+REVERT_SUFFIX = ":revert"  # allowed by the document's ReleaseId pattern
 
 
 def key(environment: str) -> dict[str, str]:
@@ -34,6 +39,24 @@ def published(environment: str, release_id: str, digest: str, at: str) -> dict[s
 def withdrawn(environment: str, release_id: str, at: str) -> dict[str, Any]:
     """The fence item once `release_id` stops being desired (its lock was released)."""
     return {**key(environment), "release_id": WITHDRAWN, "withdrawn_from": release_id, "set_at": at}
+
+
+def revert_of(release_id: str) -> str:
+    """The fence id under which the revert of `release_id` sends its commands."""
+    return f"{release_id}{REVERT_SUFFIX}"
+
+
+def hand_to_revert(environment: str, release_id: str, digest: str, at: str) -> bool:
+    """Make the revert of `release_id` the desired release, if `release_id` (or its revert, on a
+    retry) still is: False when the release lost the environment (a rollback owns it now)."""
+    revert = revert_of(release_id)
+    return conditional(
+        lambda: items_table().put_item(
+            Item={**key(environment), "release_id": revert, "digest": digest, "set_at": at},
+            ConditionExpression="release_id IN (:mine, :revert)",
+            ExpressionAttributeValues={":mine": release_id, ":revert": revert},
+        )
+    )
 
 
 def desired(environment: str) -> str | None:
