@@ -49,8 +49,8 @@ def manual_rollback(
         previous = bad.previous_release_id
         target = next((r for r in candidates if r.release_id == previous), candidates[0] if candidates else None)
     if target is None:
-        named = f" {to}" if to else ""
-        raise RollbackRefused(f"no earlier successful release{named} of {environment} to roll back to")
+        which = f" {to}" if to else ""
+        raise RollbackRefused(f"no earlier successful release{which} of {environment} to roll back to")
     if running := running_rollback(environment):
         raise RollbackRefused(f"a rollback of {environment} is already running: {running}")
     # The same claim as an alarm's: two clicks, a click and the CLI, or a click and an alarm roll a
