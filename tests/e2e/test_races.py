@@ -197,3 +197,36 @@ def test_a_forward_step_that_outlived_its_failed_map_cannot_undo_the_revert(
     assert world.images()[first] == world.image(v1)
     assert first in healthy_targets(world)
     assert statuses(capsys)["v2"] == "FAILED"
+
+
+def test_an_alarm_cancels_the_stopped_releases_commands_still_waiting_for_an_instance(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """v2's command waits for a busy agent when an alarm stops v2: the alarm cancels it, so it
+    never runs (not even to be refused by the fence), and the rollback's command is the one the
+    agent picks up."""
+    v1, _ = world.engine.push_image(REPO, "v1")
+    busy = world.instances[0]
+    world.engine.fleet.hold_delivery(busy)
+    world.engine.push_image(REPO, "v2", digest=V2, wait=False)
+    ssm = boto3.client("ssm")
+
+    def waiting(digest: str) -> list[dict[str, Any]]:
+        return [
+            c
+            for c in ssm.list_commands()["Commands"]
+            if c["Status"] == "Pending" and c["Parameters"]["ImageUri"][0].endswith(digest)
+        ]
+
+    wait_for(lambda: waiting(V2), what="v2's command waiting for the busy agent")
+    [stale] = waiting(V2)
+    world.engine.send_event(alarm_event(), wait=False)
+    wait_for(lambda: waiting(v1), what="the rollback's command waiting for the busy agent")
+    world.engine.fleet.deliver(busy)
+    world.engine.settle()
+
+    assert ssm.get_command_invocation(CommandId=stale["CommandId"], InstanceId=busy)["Status"] == "Cancelled"
+    assert world.engine.fleet.superseded == []  # it never reached the instance's fence
+    assert (busy, world.image(V2), "Success") not in world.engine.fleet.commands
+    assert world.images()[busy] == world.image(v1) and busy in healthy_targets(world)
+    assert statuses(capsys)["v2"] == "ROLLED_BACK"

@@ -110,3 +110,41 @@ def test_the_instance_step_skips_an_instance_ssm_cannot_reach(engine: LocalEngin
     after = step(task)
     assert after.phase == "skipped"
     assert "SSM cannot reach the instance (stopped" in str(after.note)
+
+
+def test_list_commands_filters_and_validates_its_filters_as_ssm_does(engine: LocalEngine) -> None:
+    ssm = boto3.client("ssm")
+    [instance] = engine.fleet.launch(1, "v1", tags={"harbormaster:environment": "api-dev"})
+    engine.fleet.hold_delivery(instance)
+    _send(engine, instance)
+    by_document = {"key": "DocumentName", "value": _document(engine)}
+    [pending] = ssm.list_commands(Filters=[by_document, {"key": "Status", "value": "Pending"}])["Commands"]
+    assert ssm.list_commands(Filters=[by_document, {"key": "Status", "value": "Success"}])["Commands"] == []
+    for bad, message in [
+        ({"key": "Status", "value": "Done"}, "Invalid filter value"),
+        ({"key": "Tag", "value": "x"}, "Invalid filter key"),
+    ]:
+        with pytest.raises(ClientError, match=message):
+            ssm.list_commands(Filters=[bad])
+    assert pending["Status"] == "Pending" and engine.fleet.images[instance] == "v1"
+
+
+def test_a_cancelled_command_never_runs_and_an_unknown_one_is_invalid(engine: LocalEngine) -> None:
+    ssm = boto3.client("ssm")
+    [instance] = engine.fleet.launch(1, "v1", tags={"harbormaster:environment": "api-dev"})
+    engine.fleet.hold_delivery(instance)
+    _send(engine, instance)
+    [command] = ssm.list_commands()["Commands"]
+    ssm.cancel_command(CommandId=command["CommandId"])
+    engine.fleet.deliver(instance)
+    invocation = ssm.get_command_invocation(CommandId=command["CommandId"], InstanceId=instance)
+    assert invocation["Status"] == "Cancelled" and engine.fleet.images[instance] == "v1"
+    ssm.cancel_command(CommandId=command["CommandId"])  # again: accepted, nothing changes
+    with pytest.raises(ClientError, match="InvalidCommandId"):
+        ssm.cancel_command(CommandId="0" * 8 + "-0000-0000-0000-" + "0" * 12)
+
+    _send(engine, instance)  # delivered now: it runs at once, and cancelling it changes nothing
+    [ran] = [c for c in ssm.list_commands()["Commands"] if c["CommandId"] != command["CommandId"]]
+    ssm.cancel_command(CommandId=ran["CommandId"])
+    assert ssm.get_command_invocation(CommandId=ran["CommandId"], InstanceId=instance)["Status"] == "Success"
+    assert engine.fleet.images[instance].endswith(DIGEST)

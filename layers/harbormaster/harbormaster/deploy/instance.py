@@ -21,14 +21,13 @@ from botocore.exceptions import ClientError
 
 from harbormaster import clock
 from harbormaster.clients import client
-from harbormaster.deploy import redact
+from harbormaster.deploy import commands, redact
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
 from harbormaster.state import fence, instances
 from harbormaster.state.ledger import Ledger
 from harbormaster.state.store import TABLE_ENV
 
-DOCUMENT_ENV = "DEPLOY_DOCUMENT_NAME"
 _PENDING_COMMAND = {"Pending", "InProgress", "Delayed"}
 _GONE = {"shutting-down", "terminated", "stopping", "stopped", "gone"}
 
@@ -75,9 +74,9 @@ def _draining(task: InstanceTask, now: datetime) -> InstanceTask:
         return _wait(task)
     try:
         command_id = client("ssm").send_command(
-            DocumentName=os.environ[DOCUMENT_ENV],
+            DocumentName=os.environ[commands.DOCUMENT_ENV],
             InstanceIds=[task.instance_id],
-            Comment=f"harbormaster {task.environment} {task.release_id}"[:100],
+            Comment=commands.comment(task.environment, task.release_id),
             Parameters=_document_parameters(task),
         )["Command"]["CommandId"]
     except ClientError as exc:

@@ -3,7 +3,7 @@ ECS service back on the revision it ran before."""
 
 from __future__ import annotations
 
-from harbormaster.deploy import ecs
+from harbormaster.deploy import commands, ecs
 from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
 from harbormaster.state import fence
 from harbormaster.state.ledger import Ledger, now_iso
@@ -34,6 +34,7 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None
         return [], None
     if not fence.hand_to_revert(plan.request.environment, plan.release_id, plan.previous.digest, now_iso()):
         return [], None  # the release lost the environment meanwhile: its new owner covers the fleet
+    commands.cancel_in_flight(plan.request.environment, plan.release_id)  # they are refused now anyway
     planned = [[task.instance_id for task in batch if task.instance_id in touched] for batch in plan.batches]
     unplanned = sorted(touched - {instance for batch in planned for instance in batch})  # e.g. a fleet change
     order = [batch for batch in [*reversed(planned), unplanned] if batch]

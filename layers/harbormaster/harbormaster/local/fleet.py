@@ -32,7 +32,7 @@ import botocore.session
 from botocore import xform_name
 
 from harbormaster import clock
-from harbormaster.local import instance_shell, ssm_agents, ssm_rules
+from harbormaster.local import instance_shell, ssm_agents, ssm_commands, ssm_rules
 from harbormaster.local.ecs_services import EcsServices
 
 REGION = "ap-northeast-2"
@@ -69,6 +69,7 @@ class Faults:
     terminate_on_command: set[str] = field(default_factory=set)
     throttles: Counter[tuple[str, str]] = field(default_factory=Counter)
     missing: dict[str, set[str]] = field(default_factory=dict)  # instance → capabilities taken away
+    undelivered: set[str] = field(default_factory=set)  # instances whose agent does not pick commands up
 
 
 class Fleet:
@@ -86,6 +87,7 @@ class Fleet:
         self._registered_at: dict[tuple[str, str], datetime] = {}
         self._deregistered_at: dict[tuple[str, str], datetime] = {}
         self._patches: list[Any] = []
+        self._queued: dict[str, list[Any]] = {}  # instance → commands waiting for its agent, oldest first
         self._lock = threading.RLock()
         self._ec2: Any = boto3.client("ec2", region_name=region)
         self._elbv2: Any = boto3.client("elbv2", region_name=region)
@@ -173,6 +175,20 @@ class Fleet:
 
     def has(self, instance_id: str, capability: str) -> bool:
         return capability not in self.faults.missing.get(instance_id, set())
+
+    def hold_delivery(self, instance_id: str) -> None:
+        """Commands sent to this instance stay Pending (its agent is busy or slow to poll) until
+        `deliver` runs them, or CancelCommand cancels them."""
+        with self._lock:
+            self.faults.undelivered.add(instance_id)
+
+    def deliver(self, instance_id: str) -> None:
+        """The agent picks up what waited for it, in order (each command checks the fence then)."""
+        with self._lock:
+            self.faults.undelivered.discard(instance_id)
+            waiting = self._queued.pop(instance_id, [])
+        for command in waiting:
+            self._run(command, only=instance_id)
 
     def terminate_when_commanded(self, instance_id: str) -> None:
         self.faults.terminate_on_command.add(instance_id)
@@ -263,7 +279,8 @@ class Fleet:
         ):
             patchers.append(mock.patch.object(owner, name, replacement))
         agents = ssm_agents.patches(lambda instance_id: fleet.has(instance_id, "ssm-agent"))
-        for patcher in [*patchers, *agents, *self.ecs.patches()]:
+        queue = ssm_commands.patches(self._cancelled)
+        for patcher in [*patchers, *agents, *queue, *self.ecs.patches()]:
             patcher.start()
             self._patches.append(patcher)
         return self
@@ -273,22 +290,36 @@ class Fleet:
             patcher.stop()
         self._patches.clear()
 
-    def _run(self, command: Any) -> None:
+    def _run(self, command: Any, only: str | None = None) -> None:
         if command.document_name == "AWS-RunShellScript":
             self._run_shell(command)
             return
         parameters = command.parameters or {}
         image = parameters.get("ImageUri", [None])[0]
-        failed = False
         for invocation in command.invocations:
             instance_id = invocation["InstanceId"]
+            if only is not None and instance_id != only:
+                continue
+            with self._lock:
+                if only is None and instance_id in self.faults.undelivered:
+                    invocation.update(_result("Pending", -1, "", ""))
+                    self._queued.setdefault(instance_id, []).append(command)
+                    continue
+                if invocation.get("Status") == "Cancelled":
+                    continue
             outcome = self._outcome(instance_id, image, parameters)
             invocation.update(outcome)
-            failed |= outcome["Status"] != "Success"
             self.commands.append((instance_id, image or "", outcome["Status"]))
-        command.status = "Failed" if failed else "Success"
-        command.status_details = command.status
+        command.status = command.status_details = ssm_commands.overall(command.invocations)
         self._snapshot(f"command {command.command_id}")
+
+    def _cancelled(self, command: Any, instance_ids: list[str]) -> None:
+        """CancelCommand reached these invocations before their agent ran them."""
+        with self._lock:
+            for instance_id in instance_ids:
+                queued = self._queued.get(instance_id, [])
+                self._queued[instance_id] = [c for c in queued if c is not command]
+        command.status = command.status_details = ssm_commands.overall(command.invocations)
 
     def _run_shell(self, command: Any) -> None:
         """AWS-RunShellScript: the commands run under bash, with the instance's capabilities."""

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
+from harbormaster.deploy import commands
 from harbormaster.deploy.models import DeployRequest
 from harbormaster.notify import HarbormasterEvent, ImageRef, publish
 from harbormaster.observability import logger
@@ -96,6 +97,7 @@ def _decide(
         # an instance, even one whose step decided to act a moment ago.
         lock.release(environment, str(holder["owner"]), str(holder["release_id"]))
         _stop(str(holder["owner"]), reason)
+        commands.cancel_in_flight(environment, str(holder["release_id"]))
         # Back to the release that was current when it started, never to itself (its Finalize may
         # have made it current a moment ago).
         target = _previous_of(environment, running)
