@@ -237,15 +237,7 @@ def _queue(request: DeployRequest, base: Release, held: lock.LockHeld) -> Deploy
 
 def _previous(environment: str) -> PreviousRelease | None:
     current = Ledger().current(environment)
-    if not current:
-        return None
-    return PreviousRelease(
-        release_id=current.release_id,
-        image_uri=current.image_uri,
-        digest=current.digest,
-        tag=current.tag,
-        task_definition_arn=current.task_definition_arn,
-    )
+    return PreviousRelease.model_validate(current.model_dump()) if current else None
 
 
 def _release(request: DeployRequest, release_id: str, execution_arn: str) -> Release:
