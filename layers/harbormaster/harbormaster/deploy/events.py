@@ -7,6 +7,7 @@ from typing import Any
 from harbormaster.deploy.finalize import describe_failure
 from harbormaster.deploy.models import DeployPlan, DeployRequest
 from harbormaster.notify.events import HarbormasterEvent, Severity
+from harbormaster.state.status import ReleaseStatus
 
 _SEVERITY: dict[str, Severity] = {
     "deploy.started": "info",
@@ -36,7 +37,7 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
     final = state.get("final") or {}
     if kind == "deploy.succeeded" and final.get("divergent"):
         kind = "deploy.diverged"  # finished, but some instances are not on the image: named in the reason
-    if kind == "deploy.failed" and final.get("status") == "REJECTED":
+    if kind == "deploy.failed" and final.get("status") == ReleaseStatus.REJECTED:
         kind = "deploy.rejected"  # refused at the approval gate (or its timeout): nothing was touched
     if request.trigger == "rollback" and kind.startswith("deploy."):
         kind = "rollback." + kind.split(".", 1)[1]
