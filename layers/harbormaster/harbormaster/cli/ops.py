@@ -14,8 +14,8 @@ from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy import DeployRequest, execution_name
 from harbormaster.notify.events import ImageRef
 from harbormaster.rollback.manual import RollbackRefused, manual_rollback
-from harbormaster.state import lock
 from harbormaster.state.ledger import TABLE_ENV, Ledger
+from harbormaster.state.lock import DeployLock
 
 STACK_ENV = "HARBORMASTER_STACK"
 
@@ -56,7 +56,7 @@ def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dic
             raise OperatorError(f"environment {name!r} is not in the configuration")
         ledger = Ledger()
         current = ledger.current(name)
-        holder = lock.holder(name)
+        holder = DeployLock().holder(name)
         running = ledger.release(name, str(holder["release_id"])) if holder else None
         rows.append(
             {

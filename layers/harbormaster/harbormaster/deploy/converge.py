@@ -15,7 +15,8 @@ from harbormaster.config import HarbormasterConfig
 from harbormaster.config.models import Ec2Target
 from harbormaster.deploy import targets
 from harbormaster.deploy.models import Convergence, DeployPlan, InstanceTask
-from harbormaster.state import fence, instances
+from harbormaster.state import instances
+from harbormaster.state.fence import Fence
 from harbormaster.state.ledger import Ledger
 
 MAX_ATTEMPTS = 2  # redeploys of what differs; a third look only reports
@@ -28,7 +29,7 @@ def converge(plan: DeployPlan, config: HarbormasterConfig, previous: Convergence
         return Convergence(attempt=attempt)
     environment = plan.request.environment
     divergent = divergence(plan, config, template.target_group_arn)
-    owns = fence.desired(environment) == plan.release_id
+    owns = Fence().desired(environment) == plan.release_id
     if not divergent or not owns or attempt > MAX_ATTEMPTS:
         return Convergence(attempt=attempt, divergent=divergent)
     size = max(len(batch) for batch in plan.batches)

@@ -25,7 +25,7 @@ from harbormaster.clients import client
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.models import ServiceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG
-from harbormaster.state import fence
+from harbormaster.state.fence import Fence
 from harbormaster.state.ledger import Ledger
 
 # Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back unchanged.
@@ -183,7 +183,7 @@ def _primary(service: dict[str, Any]) -> dict[str, Any]:
 
 def _not_owner(task: ServiceTask) -> str | None:
     """Why this step must not touch the service: its release no longer holds the environment."""
-    desired = fence.desired(task.environment)
+    desired = Fence().desired(task.environment)
     if desired == task.release_id:
         return None
     return f"{task.release_id} no longer holds {task.environment} (desired: {desired or 'none'}): service left as it is"

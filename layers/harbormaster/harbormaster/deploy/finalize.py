@@ -17,8 +17,9 @@ from harbormaster.deploy.models import Convergence, DeployPlan
 from harbormaster.deploy.publish import publish_image
 from harbormaster.deploy.router import execution_name
 from harbormaster.observability import logger, metrics
-from harbormaster.state import approvals, lock
+from harbormaster.state import approvals
 from harbormaster.state.ledger import Ledger, Release, now_iso
+from harbormaster.state.lock import DeployLock
 from harbormaster.state.status import ReleaseStatus
 
 _PHASES = {
@@ -142,7 +143,7 @@ def _recorded(ledger: Ledger, environment: str, release_id: str) -> Release:
 
 
 def _stopped_by_rollback(plan: DeployPlan, execution_arn: str, reason: str, phase: str = "finalize") -> dict[str, Any]:
-    lock.release(plan.request.environment, execution_arn, plan.release_id)
+    DeployLock().release(plan.request.environment, execution_arn, plan.release_id)
     metrics.add_metric(name="DeployStopped", unit=MetricUnit.Count, value=1)
     return {
         "phase": phase,
@@ -195,7 +196,7 @@ def _release_and_next(environment: str, release_id: str, execution_arn: str, sta
     """Unlock and take the newest waiting image in one transaction, then start it (it takes the
     lock in its own prepare). Raises `LockChanged` when an image was queued meanwhile: the
     state's Retry runs Finalize again, and it takes that image."""
-    released, waiting = lock.release_and_take_pending(environment, execution_arn, release_id)
+    released, waiting = DeployLock().release_and_take_pending(environment, execution_arn, release_id)
     if not released:
         return None  # not ours any more (a rollback took over): the holder starts what waits
     if waiting is None:

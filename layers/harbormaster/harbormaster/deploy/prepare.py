@@ -19,6 +19,7 @@ from harbormaster.deploy.plan import PlanError, plan_batches
 from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import lock
 from harbormaster.state.ledger import Ledger, Release, now_iso
+from harbormaster.state.lock import DeployLock
 from harbormaster.state.status import ReleaseStatus
 
 _LOCK_ATTEMPTS = 5  # the lock changing hands this often while one Prepare runs means something is wrong
@@ -35,7 +36,7 @@ def _already_running(request: DeployRequest) -> str | None:
     under another tag, or again) and no other deploy is under way: while one is, the push waits
     in the queue like any other and is judged when it runs. Manual deploys and rollbacks redeploy
     it anyway."""
-    if request.trigger != "push" or request.force or lock.holder(request.environment):
+    if request.trigger != "push" or request.force or DeployLock().holder(request.environment):
         return None
     current = Ledger().current(request.environment)
     return current.release_id if current and current.digest == request.image.digest else None
@@ -89,7 +90,7 @@ def prepare(
             base.replace(status=ReleaseStatus.FAILED, phase="prepare", reason=str(exc), finished_at=moment.isoformat())
         )
         if locked:
-            lock.release(request.environment, execution_arn, release_id)
+            DeployLock().release(request.environment, execution_arn, release_id)
         raise
 
 
@@ -193,7 +194,9 @@ def _lock_or_queue(request: DeployRequest, base: Release, execution_arn: str) ->
     requested_at = request.requested_at.isoformat()
     for _ in range(_LOCK_ATTEMPTS):
         try:
-            lock.acquire(request.environment, execution_arn, base.release_id, request.image.digest, requested_at)
+            DeployLock().acquire(
+                request.environment, execution_arn, base.release_id, request.image.digest, requested_at
+            )
             return None
         except lock.LockHeld as held:
             try:
@@ -216,7 +219,7 @@ def _queue(request: DeployRequest, base: Release, held: lock.LockHeld) -> Deploy
     waiting = {**request.model_dump(mode="json"), "release_id": release_id}  # keeps its id when it runs
     ledger = Ledger()
     ledger.record(base.replace(status=ReleaseStatus.PENDING, reason=f"waiting behind {owner.rsplit(':', 1)[-1]}"))
-    replaced = lock.queue_behind(request.environment, owner, waiting)
+    replaced = DeployLock().queue_behind(request.environment, owner, waiting)
     if replaced is not None:
         newer = request.image.tag if replaced is not waiting else "a newer image already waiting"
         ledger.update(

@@ -26,8 +26,8 @@ from harbormaster.deploy.models import DeployRequest
 from harbormaster.notify import HarbormasterEvent, ImageRef, publish
 from harbormaster.observability import logger
 from harbormaster.rollback.models import AlarmStateChange
-from harbormaster.state import lock
 from harbormaster.state.ledger import Ledger, Release, now_iso
+from harbormaster.state.lock import DeployLock
 from harbormaster.state.status import ReleaseStatus
 
 GUARDS_TAG = "harbormaster:guards"
@@ -84,6 +84,7 @@ def _decide(
     record = {"reason": reason, "alarm_time": alarm.detail.state.timestamp}
     if not settings.rollback.on_alarm:
         return _recorded(environment, name, "disabled", "rollback.on_alarm is off", record)
+    lock = DeployLock()
     holder = lock.holder(environment)
     ledger = Ledger()
     bad: Release | None
@@ -161,7 +162,7 @@ def start_rollback(
 
 def running_rollback(environment: str) -> str | None:
     """The release id of the rollback that holds the environment, if one does."""
-    holder = lock.holder(environment)
+    holder = DeployLock().holder(environment)
     if not holder:
         return None
     running = Ledger().release(environment, str(holder["release_id"]))

@@ -3,7 +3,7 @@
 FENCE#<env> / DESIRED   release_id, digest, set_at
 
 Taking the deploy lock publishes the new holder's release here, in the same transaction
-(`lock.acquire`); releasing the lock withdraws it (`lock.release`). The deploy document reads this
+(`DeployLock.acquire`); releasing the lock withdraws it (`DeployLock.release`). The deploy document reads this
 item under a per-instance `flock` and exits `SUPERSEDED_EXIT_CODE` when its `ReleaseId` is not the
 desired one, so a step that decided to act before its release was stopped cannot act after: the
 check happens where the change happens. The instance role may read only this partition
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harbormaster.state.store import conditional, items_table
+from harbormaster.state.store import Store, conditional
 
 PARTITION = "FENCE#"
 SORT_KEY = "DESIRED"
@@ -46,21 +46,23 @@ def revert_of(release_id: str) -> str:
     return f"{release_id}{REVERT_SUFFIX}"
 
 
-def hand_to_revert(environment: str, release_id: str, digest: str, at: str) -> bool:
-    """Make the revert of `release_id` the desired release, if `release_id` (or its revert, on a
-    retry) still is: False when the release lost the environment (a rollback owns it now)."""
-    revert = revert_of(release_id)
-    return conditional(
-        lambda: items_table().put_item(
-            Item={**key(environment), "release_id": revert, "digest": digest, "set_at": at},
-            ConditionExpression="release_id IN (:mine, :revert)",
-            ExpressionAttributeValues={":mine": release_id, ":revert": revert},
+class Fence(Store):
+    """The fence records (the lock publishes and withdraws them in its transactions)."""
+
+    def desired(self, environment: str) -> str | None:
+        """The release the environment's instances may run commands for, if any."""
+        item = self.table.get_item(Key=key(environment), ConsistentRead=True).get("Item") or {}
+        release = item.get("release_id")
+        return None if release in (None, WITHDRAWN) else str(release)
+
+    def hand_to_revert(self, environment: str, release_id: str, digest: str, at: str) -> bool:
+        """Make the revert of `release_id` the desired release, if `release_id` (or its revert, on
+        a retry) still is: False when the release lost the environment (a rollback owns it now)."""
+        revert = revert_of(release_id)
+        return conditional(
+            lambda: self.table.put_item(
+                Item={**key(environment), "release_id": revert, "digest": digest, "set_at": at},
+                ConditionExpression="release_id IN (:mine, :revert)",
+                ExpressionAttributeValues={":mine": release_id, ":revert": revert},
+            )
         )
-    )
-
-
-def desired(environment: str) -> str | None:
-    """The release the environment's instances may run commands for, if any."""
-    item = items_table().get_item(Key=key(environment), ConsistentRead=True).get("Item") or {}
-    release = item.get("release_id")
-    return None if release in (None, WITHDRAWN) else str(release)

@@ -6,23 +6,20 @@ ENV#<env> / QUARANTINE#<digest>    a digest rolled back here (not deployed again
 ENV#<env> / ALARM#<time>#<alarm>   every alarm that reached the environment
 ENV#<env> / PENDING                the newest image waiting behind a running deploy (see `lock`)
 
-Like Powertools' persistence layers, the store takes an optional `boto3_session`: the phases use
-the Lambda's shared clients, tests give it a session of their own.
+The store takes an optional `boto3_session` (`state.store.Store`): the phases use the Lambda's
+shared clients, tests give it a session of their own.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
 
 from harbormaster import clock
-from harbormaster.clients import RETRY_CONFIG, client, table
 from harbormaster.state.release import RELEASE_FIELDS, CurrentRelease, Quarantine, Release
 from harbormaster.state.status import ReleaseStatus
-from harbormaster.state.store import TABLE_ENV, conditional, transact
+from harbormaster.state.store import TABLE_ENV, Store, conditional
 
 __all__ = ["TABLE_ENV", "CurrentRelease", "Ledger", "Quarantine", "Release", "conditional", "now_iso"]
 
@@ -35,20 +32,12 @@ def now_iso() -> str:
     return clock.now().isoformat(timespec="seconds")
 
 
-class Ledger:
+class Ledger(Store):
     """Releases, the current one, quarantines and alarms of every environment.
 
     >>> ledger = Ledger("harbormaster-table", boto3_session=boto3.session.Session(region_name="eu-west-1"))
     >>> ledger.current("api-prod")  # None until a release succeeded
     """
-
-    def __init__(self, table_name: str | None = None, boto3_session: boto3.session.Session | None = None) -> None:
-        self.table_name = table_name or os.environ[TABLE_ENV]
-        if boto3_session is None:  # the Lambda's shared, adaptive-retry clients
-            self._table, self._client = table(self.table_name), client("dynamodb")
-        else:
-            self._table = boto3_session.resource("dynamodb", config=RETRY_CONFIG).Table(self.table_name)
-            self._client = boto3_session.client("dynamodb", config=RETRY_CONFIG)
 
     def _key(self, environment: str, release_id: str) -> dict[str, str]:
         return {"pk": _pk(environment), "sk": f"RELEASE#{release_id}"}
@@ -57,14 +46,14 @@ class Ledger:
     def record(self, release: Release) -> None:
         """Write the release record (a queued release is rewritten when it finally runs)."""
         item = release.replace(recorded_at=now_iso()).to_item()
-        self._table.put_item(Item={**self._key(release.environment, release.release_id), **item})
+        self.table.put_item(Item={**self._key(release.environment, release.release_id), **item})
 
     def update(self, environment: str, release_id: str, **fields: Any) -> None:
         """Set some fields of an existing release (names checked against `Release`)."""
         unknown = set(fields) - RELEASE_FIELDS
         if unknown:
             raise ValueError(f"not fields of a release: {sorted(unknown)}")
-        self._table.update_item(
+        self.table.update_item(
             Key=self._key(environment, release_id),
             UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
             ConditionExpression="attribute_exists(sk)",
@@ -74,26 +63,26 @@ class Ledger:
 
     def add_touched(self, environment: str, release_id: str, instance_id: str) -> None:
         """Remember an instance this release took out of service (the revert puts it back)."""
-        self._table.update_item(
+        self.table.update_item(
             Key=self._key(environment, release_id),
             UpdateExpression="ADD touched :i",
             ExpressionAttributeValues={":i": {instance_id}},
         )
 
     def count_done(self, environment: str, release_id: str) -> None:
-        self._table.update_item(
+        self.table.update_item(
             Key=self._key(environment, release_id),
             UpdateExpression="ADD instances_done :one",
             ExpressionAttributeValues={":one": 1},
         )
 
     def release(self, environment: str, release_id: str) -> Release | None:
-        item = self._table.get_item(Key=self._key(environment, release_id), ConsistentRead=True).get("Item")
+        item = self.table.get_item(Key=self._key(environment, release_id), ConsistentRead=True).get("Item")
         return Release.from_item(item) if item else None
 
     def history(self, environment: str, limit: int = 50) -> list[Release]:
         """Newest first."""
-        response = self._table.query(
+        response = self.table.query(
             KeyConditionExpression=Key("pk").eq(_pk(environment)) & Key("sk").begins_with("RELEASE#"),
             ScanIndexForward=False,
             Limit=limit,
@@ -103,7 +92,7 @@ class Ledger:
     def claim_rollback(self, environment: str, release_id: str, by: str) -> bool:
         """At most one rollback per release: the first claim wins (conditional write)."""
         return conditional(
-            lambda: self._table.update_item(
+            lambda: self.table.update_item(
                 Key=self._key(environment, release_id),
                 UpdateExpression="SET rollback_claimed_by = :by",
                 ConditionExpression="attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
@@ -113,7 +102,7 @@ class Ledger:
 
     # ------------------------------------------------------------------ the known-good release
     def current(self, environment: str) -> CurrentRelease | None:
-        item = self._table.get_item(Key={"pk": _pk(environment), "sk": "CURRENT"}, ConsistentRead=True).get("Item")
+        item = self.table.get_item(Key={"pk": _pk(environment), "sk": "CURRENT"}, ConsistentRead=True).get("Item")
         return CurrentRelease.from_item(item) if item else None
 
     def mark_succeeded(self, release: Release, **fields: Any) -> bool:
@@ -131,7 +120,7 @@ class Ledger:
             updated_at=now_iso(),
         )
         values = {"status": ReleaseStatus.SUCCEEDED, **fields}
-        failed = transact(
+        failed = self.transact(
             {
                 "Update": {
                     "Key": self._key(release.environment, release.release_id),
@@ -142,8 +131,6 @@ class Ledger:
                 }
             },
             {"Put": {"Item": {"pk": _pk(release.environment), "sk": "CURRENT", **current.to_item()}}},
-            table_name=self.table_name,
-            dynamodb=self._client,
         )
         return not failed
 
@@ -151,16 +138,16 @@ class Ledger:
     def quarantine(self, environment: str, digest: str, release_id: str, reason: str) -> None:
         """A rolled-back digest is not deployed again automatically (`deploy --force` overrides)."""
         record = Quarantine(release_id=release_id, reason=reason, quarantined_at=now_iso())
-        self._table.put_item(Item={"pk": _pk(environment), "sk": f"QUARANTINE#{digest}", **record.to_item()})
+        self.table.put_item(Item={"pk": _pk(environment), "sk": f"QUARANTINE#{digest}", **record.to_item()})
 
     def quarantined(self, environment: str, digest: str) -> Quarantine | None:
         key = {"pk": _pk(environment), "sk": f"QUARANTINE#{digest}"}
-        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        item = self.table.get_item(Key=key, ConsistentRead=True).get("Item")
         return Quarantine.from_item(item) if item else None
 
     def record_alarm(self, environment: str, alarm: str, action: str, detail: dict[str, Any]) -> None:
         """Every alarm that reached an environment is kept, acted on or not."""
-        self._table.put_item(
+        self.table.put_item(
             Item={
                 "pk": _pk(environment),
                 "sk": f"ALARM#{now_iso()}#{alarm}",

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import boto3
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
-from harbormaster.clients import client, table
+from harbormaster.clients import RETRY_CONFIG, client, table
 
 TABLE_ENV = "TABLE_NAME"
 _SERIALIZER = TypeSerializer()
@@ -18,6 +19,30 @@ _SERIALIZER = TypeSerializer()
 
 def items_table() -> Any:
     return table(os.environ[TABLE_ENV])
+
+
+class Store:
+    """A store in the single table. Like Powertools' persistence layers it takes an optional
+    `boto3_session`: without one it uses the Lambda's shared, adaptive-retry clients and the
+    table named by `TABLE_NAME`; tests give it a session (and a table) of their own."""
+
+    def __init__(self, table_name: str | None = None, boto3_session: boto3.session.Session | None = None) -> None:
+        self.table_name = table_name or os.environ[TABLE_ENV]
+        self.session = boto3_session
+        if boto3_session is None:
+            self.table, self.dynamodb = table(self.table_name), client("dynamodb")
+        else:
+            self.table = boto3_session.resource("dynamodb", config=RETRY_CONFIG).Table(self.table_name)
+            self.dynamodb = boto3_session.client("dynamodb", config=RETRY_CONFIG)
+
+    def client(self, service: str) -> Any:
+        """Another service's client, from the same session."""
+        if self.session is None:
+            return client(service)
+        return self.session.client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+
+    def transact(self, *actions: dict[str, Any]) -> list[int]:
+        return transact(*actions, table_name=self.table_name, dynamodb=self.dynamodb)
 
 
 def conditional(write: Callable[[], Any]) -> bool:
