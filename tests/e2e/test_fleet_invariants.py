@@ -32,7 +32,7 @@ from tests.e2e.deploy_world import ENV, REPO, World, put_guard_alarm, start_worl
 from tests.e2e.test_rollback import ALARM, GUARDED, alarm_event
 
 pytestmark = pytest.mark.e2e
-EXAMPLES = int(os.environ.get("HARBORMASTER_PROPERTY_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("HARBORMASTER_PROPERTY_EXAMPLES", "3"))
 STEPS = int(os.environ.get("HARBORMASTER_PROPERTY_STEPS", "6"))
 FLEET = 3
 MIN_HEALTHY = math.ceil(FLEET * 0.5)  # the config's min_healthy: 50%

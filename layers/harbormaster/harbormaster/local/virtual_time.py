@@ -1,6 +1,7 @@
 """Step Functions on the engine's virtual clock: Wait states and retry intervals jump the clock
 forward instead of sleeping, so a 300 s drain or a 150 s health check costs no real time, and
-the handlers (through `harbormaster.clock`) see the time AWS would show them."""
+the handlers (through `harbormaster.clock`) see the time AWS would show them. The SDK's own
+retry backoff (botocore sleeps between attempts of a throttled call) jumps it too."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from harbormaster.local.clock import VirtualClock
 def install(virtual: VirtualClock) -> list[Any]:
     """Patch moto's interpreter and point `harbormaster.clock` at `virtual`; returns the patchers
     (each has `stop()`)."""
+    import botocore.endpoint
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
@@ -31,6 +33,7 @@ def install(virtual: VirtualClock) -> list[Any]:
     patchers: list[Any] = [
         mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
         mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=retry_sleep)),
+        mock.patch.object(botocore.endpoint, "time", SimpleNamespace(sleep=retry_sleep)),  # its only use of time
     ]
     for patcher in patchers:
         patcher.start()
