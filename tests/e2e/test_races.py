@@ -199,34 +199,41 @@ def test_a_forward_step_that_outlived_its_failed_map_cannot_undo_the_revert(
     assert statuses(capsys)["v2"] == "FAILED"
 
 
+@pytest.mark.parametrize("listing", ["answered", "throttled past every retry"])
 def test_an_alarm_cancels_the_stopped_releases_commands_still_waiting_for_an_instance(
-    world: World, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str], listing: str
 ) -> None:
     """v2's command waits for a busy agent when an alarm stops v2: the alarm cancels it, so it
     never runs (not even to be refused by the fence), and the rollback's command is the one the
-    agent picks up."""
+    agent picks up. When the cancel cannot be made (ListCommands fails), the rollback is the same
+    and the fence refuses the stale command instead."""
     v1, _ = world.engine.push_image(REPO, "v1")
     busy = world.instances[0]
     world.engine.fleet.hold_delivery(busy)
     world.engine.push_image(REPO, "v2", digest=V2, wait=False)
-    ssm = boto3.client("ssm")
-
-    def waiting(digest: str) -> list[dict[str, Any]]:
-        return [
-            c
-            for c in ssm.list_commands()["Commands"]
-            if c["Status"] == "Pending" and c["Parameters"]["ImageUri"][0].endswith(digest)
-        ]
-
-    wait_for(lambda: waiting(V2), what="v2's command waiting for the busy agent")
-    [stale] = waiting(V2)
+    wait_for(lambda: world.engine.fleet.waiting(busy) == [world.image(V2)], what="v2's command waiting for the agent")
+    [stale] = boto3.client("ssm").list_commands(InstanceId=busy, Filters=[{"key": "Status", "value": "Pending"}])[
+        "Commands"
+    ]
+    if listing != "answered":
+        world.engine.fleet.throttle("ssm", "ListCommands", times=100)
     world.engine.send_event(alarm_event(), wait=False)
-    wait_for(lambda: waiting(v1), what="the rollback's command waiting for the busy agent")
+    wait_for(lambda: world.engine.fleet.waiting(busy)[-1:] == [world.image(v1)], what="the rollback's command waiting")
     world.engine.fleet.deliver(busy)
     world.engine.settle()
 
-    assert ssm.get_command_invocation(CommandId=stale["CommandId"], InstanceId=busy)["Status"] == "Cancelled"
-    assert world.engine.fleet.superseded == []  # it never reached the instance's fence
+    ssm = boto3.client("ssm")
+    stale_status = ssm.get_command_invocation(CommandId=stale["CommandId"], InstanceId=busy)["Status"]
+    if listing == "answered":
+        assert stale_status == "Cancelled"
+        assert world.engine.fleet.superseded == []  # it never reached the instance's fence
+    else:
+        assert stale_status == "Failed"  # exit 75: refused by the fence
+        assert [entry[:2] for entry in world.engine.fleet.superseded] == [(busy, stale_release(stale))]
     assert (busy, world.image(V2), "Success") not in world.engine.fleet.commands
     assert world.images()[busy] == world.image(v1) and busy in healthy_targets(world)
     assert statuses(capsys)["v2"] == "ROLLED_BACK"
+
+
+def stale_release(command: dict[str, Any]) -> str:
+    return str(command["Parameters"]["ReleaseId"][0])

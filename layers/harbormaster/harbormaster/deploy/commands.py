@@ -14,6 +14,7 @@ import os
 from botocore.exceptions import ClientError
 
 from harbormaster.clients import client
+from harbormaster.observability import logger
 
 DOCUMENT_ENV = "DEPLOY_DOCUMENT_NAME"
 IN_FLIGHT = ("Pending", "InProgress")  # ListCommands' Status filter takes one value per filter
@@ -25,7 +26,20 @@ def comment(environment: str, release_id: str) -> str:
 
 
 def cancel_in_flight(environment: str, release_id: str) -> list[str]:
-    """Cancel every deploy command of `release_id` that is pending or running; their ids."""
+    """Cancel every deploy command of `release_id` that is pending or running; their ids. Best
+    effort: an error (e.g. a permission boundary denying ListCommands) is logged, never raised,
+    because the rollback or revert that follows must not depend on it."""
+    try:
+        return _cancel(environment, release_id)
+    except ClientError as exc:
+        logger.warning(
+            "could not cancel the release's commands in flight (the fence still refuses them)",
+            extra={"release_id": release_id, "error": exc.response["Error"].get("Code")},
+        )
+        return []
+
+
+def _cancel(environment: str, release_id: str) -> list[str]:
     ssm = client("ssm")
     wanted = comment(environment, release_id)
     cancelled = []

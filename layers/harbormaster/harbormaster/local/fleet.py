@@ -182,6 +182,11 @@ class Fleet:
         with self._lock:
             self.faults.undelivered.add(instance_id)
 
+    def waiting(self, instance_id: str) -> list[str]:
+        """The ImageUri of each command waiting for this instance's agent, oldest first."""
+        with self._lock:
+            return [str((c.parameters or {}).get("ImageUri", [""])[0]) for c in self._queued.get(instance_id, [])]
+
     def deliver(self, instance_id: str) -> None:
         """The agent picks up what waited for it, in order (each command checks the fence then)."""
         with self._lock:

@@ -98,7 +98,6 @@ def _decide(
         # an instance, even one whose step decided to act a moment ago.
         lock.release(environment, str(holder["owner"]), str(holder["release_id"]))
         _stop(str(holder["owner"]), reason)
-        commands.cancel_in_flight(environment, str(holder["release_id"]))
         # Back to the release that was current when it started, never to itself (its Finalize may
         # have made it current a moment ago).
         target = _previous_of(environment, running)
@@ -127,6 +126,8 @@ def _decide(
         )
         return _recorded(environment, name, "no_known_good", "no known-good release", record)
     execution = start_rollback(environment, bad, target, f"alarm {reason}", f"alarm:{name}", state_machine_arn)
+    if holder:  # once the rollback is started: cancelling only saves time, it must never cost the rollback
+        commands.cancel_in_flight(environment, bad.release_id)
     action = "stopped_and_rolled_back" if holder else "rolled_back"
     return _recorded(environment, name, action, f"rolling back to {target.tag}", record, execution)
 
