@@ -5,6 +5,7 @@ the convergence check existed; none waits on a sleep."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,36 @@ def test_an_alarm_cancels_the_stopped_releases_commands_still_waiting_for_an_ins
 
 def stale_release(command: dict[str, Any]) -> str:
     return str(command["Parameters"]["ReleaseId"][0])
+
+
+def test_an_alarm_during_the_first_deploy_with_nothing_to_return_to_does_not_strand_it(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the property test: an alarm stopped the environment's first deploy, found no
+    known-good release, and left that release IN_PROGRESS and its instance out of service for
+    good. With nothing to return to, the deploy goes on (its bake fails it if the alarm holds),
+    and a critical event says so."""
+    held = world.engine.pause("ssm", "SendCommand", when=deploy_command_of(V2))
+    world.engine.push_image(REPO, "v2", digest=V2, wait=False)
+    held.wait_until_reached()
+    world.engine.send_event(alarm_event(), wait=False)
+    wait_for(lambda: alarm_actions(world), what="the alarm's decision")
+    held.resume()
+    world.engine.settle()
+
+    assert alarm_actions(world) == ["no_known_good"]
+    assert statuses(capsys) == {"v2": "SUCCEEDED"}  # the alarm no longer holds at bake (moto's state)
+    assert item(world, "LOCK") is None
+    assert set(world.images().values()) == {world.image(V2)} and healthy_targets(world) == set(world.instances)
+    critical = [json.dumps(m.body) for m in world.engine.slack.delivered("critical")]
+    assert any("no known-good release to return to; the deploy goes on" in body for body in critical), critical
+
+
+def alarm_actions(world: World) -> list[str]:
+    """What the alarm function decided for the environment, oldest first (its ALARM# records)."""
+    table = boto3.resource("dynamodb").Table(world.engine.stack.outputs["TableName"])
+    found = table.query(
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
+        ExpressionAttributeValues={":pk": f"ENV#{ENV}", ":a": "ALARM#"},
+    )["Items"]
+    return [str(record["action"]) for record in found]

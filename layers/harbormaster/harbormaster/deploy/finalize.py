@@ -27,7 +27,8 @@ _PHASES = {
     "ReleaseSuperseded": "rollout",
     "EcsDeploymentFailed": "rollout",
     "GuardAlarmDuringBake": "bake",
-    "States.Timeout": "approval",
+    "ApprovalTimedOut": "approval",
+    "States.Timeout": "timeout",  # a task past its TimeoutSeconds (the gate's own timeout is ApprovalTimedOut)
     "ApprovalRejected": "approval",
 }
 
@@ -159,7 +160,7 @@ def _rejection(plan: DeployPlan, error: dict[str, Any]) -> str:
     """Why the gate refused: the decision kept with the approval request, or its timeout (which
     counts as a rejection, and is recorded so a late click is told)."""
     environment, release_id = plan.request.environment, plan.release_id
-    if str(error.get("Error")) == "States.Timeout":
+    if str(error.get("Error")) == "ApprovalTimedOut":
         reason = f"no decision within the approval timeout ({plan.approval_timeout_seconds}s): rejected"
         approvals.timed_out(environment, release_id, reason)
         return reason

@@ -92,15 +92,19 @@ def _decide(
         running = ledger.release(environment, str(holder["release_id"]))
         if _is_rollback(running):
             return _recorded(environment, name, "already_rolling_back", "a rollback is already running", record)
+        # Back to the release that was current when it started, never to itself (its Finalize may
+        # have made it current a moment ago). With none (the environment's first deploy), stopping
+        # would strand what the deploy took out of service with nothing to put back: it goes on, and
+        # its Bake fails it if the alarm still holds.
+        target = _previous_of(environment, running)
+        if target is None:
+            return _no_known_good(environment, name, reason, record, "the deploy goes on; its bake decides")
         if running is None or not ledger.claim_rollback(environment, running.release_id, name):
             return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
         # Withdraw the release's fence before stopping it: from here on no command of it runs on
         # an instance, even one whose step decided to act a moment ago.
         lock.release(environment, str(holder["owner"]), str(holder["release_id"]))
         _stop(str(holder["owner"]), reason)
-        # Back to the release that was current when it started, never to itself (its Finalize may
-        # have made it current a moment ago).
-        target = _previous_of(environment, running)
         bad = running
     else:
         current = ledger.current(environment)
@@ -115,16 +119,7 @@ def _decide(
             return _recorded(environment, name, "already_rolled_back", "this release was rolled back once", record)
         target = _previous_of(environment, bad)
     if not target or not bad:
-        publish(
-            HarbormasterEvent(
-                type="rollback.failed",
-                severity="critical",
-                route="critical",
-                environment=environment,
-                reason=f"{reason} | no known-good release to return to",
-            )
-        )
-        return _recorded(environment, name, "no_known_good", "no known-good release", record)
+        return _no_known_good(environment, name, reason, record)
     execution = start_rollback(environment, bad, target, f"alarm {reason}", f"alarm:{name}", state_machine_arn)
     if holder:  # once the rollback is started: cancelling only saves time, it must never cost the rollback
         commands.cancel_in_flight(environment, bad.release_id)
@@ -185,6 +180,22 @@ def _stop(execution_arn: str, reason: str) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionDoesNotExist":
             raise
+
+
+def _no_known_good(
+    environment: str, alarm: str, reason: str, record: dict[str, Any], then: str | None = None
+) -> Decision:
+    note = f"no known-good release to return to{'; ' + then if then else ''}"
+    publish(
+        HarbormasterEvent(
+            type="rollback.failed",
+            severity="critical",
+            route="critical",
+            environment=environment,
+            reason=f"{reason} | {note}",
+        )
+    )
+    return _recorded(environment, alarm, "no_known_good", note, record)
 
 
 def _publish_outside_window(environment: str, alarm: str, reason: str) -> None:
