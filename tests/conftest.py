@@ -30,6 +30,20 @@ os.environ.update(
 )
 
 
+def _share_botocore_loader() -> None:
+    """moto gives every `mock_aws` (every engine) a fresh default boto3 session, and each new session
+    parses botocore's service models again (about 1 s per engine). One loader serves them all here."""
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)  # type: ignore[attr-defined]
+
+
+_share_botocore_loader()
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

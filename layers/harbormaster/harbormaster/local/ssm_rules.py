@@ -36,7 +36,7 @@ def document_problems(content: Any) -> list[str]:
         try:
             content = json.loads(content)
         except ValueError:
-            content = yaml.safe_load(content)
+            content = yaml.load(content, Loader=yaml.CSafeLoader)
     if not isinstance(content, dict):
         return ["the content is not a JSON or YAML object"]
     problems: list[str] = []

@@ -9,6 +9,8 @@ Types moto's CloudFormation skips are created here with moto's own intrinsic res
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import io
 import json
 import logging
@@ -75,7 +77,7 @@ def translate(template_path: Path, region: str) -> tuple[dict[str, Any], dict[st
     """
     root = template_path.parent
     try:
-        sam = yaml_parse(template_path.read_text(encoding="utf-8"))
+        sam = copy.deepcopy(_parsed(template_path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         raise TemplateError(f"cannot read {template_path}: {exc}") from exc
     code: dict[str, tuple[Path, str]] = {}
@@ -94,12 +96,26 @@ def translate(template_path: Path, region: str) -> tuple[dict[str, Any], dict[st
             props["DefinitionString"] = _read_asl(root / str(props.pop("DefinitionS3Location")))
     # SAM's translator records usage metrics it never publishes locally, and warns about it.
     logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
-    iam = boto3.client("iam", region_name=region)
     try:
-        cfn = transform(sam, {}, ManagedPolicyLoader(iam))
+        cfn = _transformed(json.dumps(sam, sort_keys=True, default=str), region)
     except Exception as exc:  # the translator raises its own family of errors
         raise TemplateError(f"SAM could not translate {template_path}: {exc}") from exc
-    return cfn, code
+    return copy.deepcopy(cfn), code
+
+
+# Engines started one after the other (each test) translate the same template: parse and transform
+# once per content. Callers get copies.
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = yaml_parse(text)
+    return parsed
+
+
+@functools.lru_cache(maxsize=8)
+def _transformed(sam_json: str, region: str) -> dict[str, Any]:
+    iam = boto3.client("iam", region_name=region)
+    translated: dict[str, Any] = transform(json.loads(sam_json), {}, ManagedPolicyLoader(iam))
+    return translated
 
 
 def _read_asl(path: Path) -> str:
