@@ -271,3 +271,26 @@ def alarm_actions(world: World) -> list[str]:
         ExpressionAttributeValues={":pk": f"ENV#{ENV}", ":a": "ALARM#"},
     )["Items"]
     return [str(record["action"]) for record in found]
+
+
+def test_an_instance_taken_out_just_before_the_alarm_is_put_back_by_the_rollback(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the property test: v2's step deregistered an instance and the alarm's rollback was
+    planned before the step recorded that it had touched it. The rollback never saw the instance
+    (not in the target group, not touched), rolled the others one at a time below min_healthy,
+    and left it out of service. The step now records the touch before it deregisters, and the
+    rollback's convergence check reads the stopped release's touches again at its end."""
+    v1, _ = world.engine.push_image(REPO, "v1")
+    held = world.engine.pause("elbv2", "DeregisterTargets", when=lambda _: True, after=True)
+    world.engine.push_image(REPO, "v2", digest=V2, wait=False)
+    [victim] = [t["Id"] for t in held.wait_until_reached()["Targets"]]
+
+    world.engine.send_event(alarm_event())
+    held.resume()
+    world.engine.settle()
+
+    assert world.images() == dict.fromkeys(world.instances, world.image(v1))
+    assert healthy_targets(world) == set(world.instances), f"{victim} was taken out by v2"
+    assert world.engine.fleet.min_healthy_seen(world.target_group) >= 2  # min_healthy 50% of 4
+    assert statuses(capsys) == {"v2": "ROLLED_BACK", "v1/rollback": "SUCCEEDED", "v1": "SUCCEEDED"}

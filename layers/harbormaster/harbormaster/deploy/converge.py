@@ -52,9 +52,13 @@ def divergence(
     members: set[str] = set()
     if settings is not None and isinstance(settings.target, Ec2Target):
         members.update(targets.instances(settings.target, group_arn))
-    release = Ledger().release(environment, plan.release_id)
+    ledger = Ledger()
     members.update(task.instance_id for batch in plan.batches for task in batch)
-    members.update(release.touched if release else [])
+    # What this release touched, and for a rollback what the release it replaces touched: read now,
+    # so an instance that a stopped step took out after the rollback was planned is covered too.
+    for release_id in filter(None, [plan.release_id, plan.request.rolls_back]):
+        release = ledger.release(environment, release_id)
+        members.update(release.touched if release else [])
     members = targets.running(sorted(members))
     health = client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
     states = {d["Target"]["Id"]: str(d["TargetHealth"]["State"]) for d in health}

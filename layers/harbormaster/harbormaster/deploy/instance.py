@@ -52,10 +52,12 @@ def _start(task: InstanceTask, now: datetime) -> InstanceTask:
         return _skip(task, f"instance is {state}: nothing to deploy to")
     if tagged != task.environment:
         return _fail(task, f"{task.instance_id} is not tagged {ENVIRONMENT_TAG}={task.environment} (found {tagged!r})")
+    if lost := _not_owner(task):
+        return _superseded(task, lost)
+    if task.record_touch:  # before taking it out: a rollback that reads the release from here on covers it
+        Ledger().add_touched(task.environment, task.release_id, task.instance_id)
     if _target_state(task) not in {"unused", "draining"}:  # a revert finds it already out of service
         client("elbv2").deregister_targets(TargetGroupArn=task.target_group_arn, Targets=_target(task))
-    if task.record_touch:
-        Ledger().add_touched(task.environment, task.release_id, task.instance_id)
     grace = max(60, 3 * task.poll_seconds)
     return task.model_copy(
         update={
