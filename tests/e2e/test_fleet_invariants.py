@@ -109,8 +109,7 @@ class FleetMachine(RuleBasedStateMachine):
                 ConsistentRead=True,
             )["Items"]
             asking[:] = [str(r["sk"]) for r in requests if str(r["sk"]).endswith(digest[7:19])]
-            release = [r for r in self._releases() if r["digest"] == digest]
-            return bool(asking) or bool(release and release[0]["status"] in FINISHED)
+            return bool(asking) or self._finished(digest)
 
         wait_for(asked_or_finished, timeout=90, what=f"the deploy of {digest[:19]} asking for approval")
         for user, action in DECISIONS[decision] if asking else []:
@@ -190,10 +189,9 @@ class FleetMachine(RuleBasedStateMachine):
         )
         self._push_image(bad, image)
         self._decide(digest, "approve")
-        try:
-            held.wait_until_reached(timeout=90)
-        except TimeoutError:
-            held.resume()  # the deploy never got there (skipped, refused): nothing to race
+        wait_for(lambda: held.reached or self._finished(digest), timeout=90, what="the deploy reaching the hold")
+        if not held.reached:
+            held.resume()  # the deploy ended before it got there (skipped, refused): nothing to race
             self.world.engine.settle()
             return
         if then == "alarm":
@@ -285,6 +283,11 @@ class FleetMachine(RuleBasedStateMachine):
             print(f"scenario done: {self.pushes} pushes, {len(self._releases_seen)} releases", flush=True)
 
     # ------------------------------------------------------------------ reading the world
+    def _finished(self, digest: str) -> bool:
+        """The newest release of `digest` has an outcome."""
+        release = [r for r in self._releases() if r["digest"] == digest]
+        return bool(release) and release[0]["status"] in FINISHED
+
     def _table(self) -> Any:
         return boto3.resource("dynamodb").Table(self.world.engine.stack.outputs["TableName"])
 
