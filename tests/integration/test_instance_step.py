@@ -13,6 +13,7 @@ from moto import mock_aws
 from harbormaster.clients import reset_clients
 from harbormaster.deploy.instance import step
 from harbormaster.deploy.models import InstanceTask
+from harbormaster.state.fence import key
 from tests.conftest import create_items_table
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -39,8 +40,13 @@ def aws() -> Iterator[dict[str, str]]:
         boto3.client("elbv2").register_targets(TargetGroupArn=group, Targets=[{"Id": tagged}, {"Id": untagged}])
         create_items_table()
         os.environ.update({"TABLE_NAME": "t", "DEPLOY_DOCUMENT_NAME": "AWS-RunShellScript"})
+        boto3.resource("dynamodb").Table("t").put_item(Item={**fence_key(), "release_id": "r1"})  # r1 holds "api"
         yield {"group": group, "tagged": tagged, "untagged": untagged}
         reset_clients()
+
+
+def fence_key() -> dict[str, str]:
+    return key("api")
 
 
 def task(aws: dict[str, str], instance: str, **changes: object) -> InstanceTask:
@@ -67,6 +73,16 @@ def test_start_deregisters_and_waits_the_drain(aws: dict[str, str]) -> None:
     assert after.deadline == NOW + timedelta(seconds=10 + 60)
     registered = boto3.client("elbv2").describe_target_health(TargetGroupArn=aws["group"])["TargetHealthDescriptions"]
     assert [d["Target"]["Id"] for d in registered] == [aws["untagged"]]
+
+
+def test_a_step_whose_release_lost_the_environment_takes_nothing_out(aws: dict[str, str]) -> None:
+    boto3.resource("dynamodb").Table("t").put_item(Item={**fence_key(), "release_id": "r2"})
+    after = step(task(aws, aws["tagged"]), NOW)
+    assert after.phase == "superseded" and "desired: r2" in str(after.note)
+    registered = boto3.client("elbv2").describe_target_health(TargetGroupArn=aws["group"])["TargetHealthDescriptions"]
+    assert len(registered) == 2
+    touched = boto3.resource("dynamodb").Table("t").get_item(Key={"pk": "ENV#api", "sk": "RELEASE#r1"}).get("Item")
+    assert touched is None  # nothing recorded either
 
 
 def test_an_instance_not_tagged_for_the_environment_is_refused_untouched(aws: dict[str, str]) -> None:
