@@ -14,8 +14,9 @@ from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy import DeployRequest, execution_name
 from harbormaster.notify.events import ImageRef
 from harbormaster.rollback.manual import RollbackRefused, manual_rollback
-from harbormaster.state.ledger import TABLE_ENV, Ledger
+from harbormaster.state.ledger import Ledger
 from harbormaster.state.lock import DeployLock
+from harbormaster.state.store import TABLE_ENV
 
 STACK_ENV = "HARBORMASTER_STACK"
 

@@ -25,7 +25,6 @@ from harbormaster.deploy import commands, redact
 from harbormaster.deploy.models import InstanceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_state
 from harbormaster.state import fence, instances
-from harbormaster.state.fence import Fence
 from harbormaster.state.ledger import Ledger
 from harbormaster.state.store import TABLE_ENV
 
@@ -152,7 +151,7 @@ def _registering(task: InstanceTask, now: datetime) -> InstanceTask:
 
 def _not_owner(task: InstanceTask) -> str | None:
     """Why this step must not act: its release no longer holds the environment (its fence)."""
-    desired = Fence().desired(task.environment)
+    desired = fence.Fence().desired(task.environment)
     if desired == task.release_id:
         return None
     return f"superseded: {task.release_id} no longer holds {task.environment} (desired: {desired or 'none'})"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from harbormaster.deploy import commands, ecs
 from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
 from harbormaster.state import fence
-from harbormaster.state.fence import Fence
 from harbormaster.state.ledger import Ledger, now_iso
 from harbormaster.state.status import ReleaseStatus
 
@@ -33,7 +32,7 @@ def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None
     template = next((task for batch in plan.batches for task in batch), None)
     if template is None:
         return [], None
-    if not Fence().hand_to_revert(plan.request.environment, plan.release_id, plan.previous.digest, now_iso()):
+    if not fence.Fence().hand_to_revert(plan.request.environment, plan.release_id, plan.previous.digest, now_iso()):
         return [], None  # the release lost the environment meanwhile: its new owner covers the fleet
     commands.cancel_in_flight(plan.request.environment, plan.release_id)  # they are refused now anyway
     planned = [[task.instance_id for task in batch if task.instance_id in touched] for batch in plan.batches]

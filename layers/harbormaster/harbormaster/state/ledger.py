@@ -19,9 +19,9 @@ from boto3.dynamodb.conditions import Key
 from harbormaster import clock
 from harbormaster.state.release import RELEASE_FIELDS, CurrentRelease, Quarantine, Release
 from harbormaster.state.status import ReleaseStatus
-from harbormaster.state.store import TABLE_ENV, Store, conditional
+from harbormaster.state.store import Store, conditional
 
-__all__ = ["TABLE_ENV", "CurrentRelease", "Ledger", "Quarantine", "Release", "conditional", "now_iso"]
+__all__ = ["CurrentRelease", "Ledger", "Quarantine", "Release", "now_iso"]
 
 
 def _pk(environment: str) -> str:
@@ -30,6 +30,18 @@ def _pk(environment: str) -> str:
 
 def now_iso() -> str:
     return clock.now().isoformat(timespec="seconds")
+
+
+def _set(fields: dict[str, Any]) -> dict[str, Any]:
+    """UpdateItem arguments that set `fields` of a release; a name that is not a field is refused."""
+    unknown = set(fields) - RELEASE_FIELDS
+    if unknown:
+        raise ValueError(f"not fields of a release: {sorted(unknown)}")
+    return {
+        "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+        "ExpressionAttributeNames": {f"#{k}": k for k in fields},
+        "ExpressionAttributeValues": {f":{k}": v for k, v in fields.items()},
+    }
 
 
 class Ledger(Store):
@@ -50,15 +62,8 @@ class Ledger(Store):
 
     def update(self, environment: str, release_id: str, **fields: Any) -> None:
         """Set some fields of an existing release (names checked against `Release`)."""
-        unknown = set(fields) - RELEASE_FIELDS
-        if unknown:
-            raise ValueError(f"not fields of a release: {sorted(unknown)}")
         self.table.update_item(
-            Key=self._key(environment, release_id),
-            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
-            ConditionExpression="attribute_exists(sk)",
-            ExpressionAttributeNames={f"#{k}": k for k in fields},
-            ExpressionAttributeValues={f":{k}": v for k, v in fields.items()},
+            Key=self._key(environment, release_id), ConditionExpression="attribute_exists(sk)", **_set(fields)
         )
 
     def add_touched(self, environment: str, release_id: str, instance_id: str) -> None:
@@ -119,15 +124,12 @@ class Ledger(Store):
             task_definition_arn=release.task_definition_arn,
             updated_at=now_iso(),
         )
-        values = {"status": ReleaseStatus.SUCCEEDED, **fields}
         failed = self.transact(
             {
                 "Update": {
                     "Key": self._key(release.environment, release.release_id),
-                    "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in ["status", *fields]),
                     "ConditionExpression": "attribute_exists(sk) AND attribute_not_exists(rollback_claimed_by)",
-                    "ExpressionAttributeNames": {f"#{k}": k for k in ["status", *fields]},
-                    "ExpressionAttributeValues": {f":{k}": v for k, v in values.items()},
+                    **_set({**fields, "status": ReleaseStatus.SUCCEEDED}),
                 }
             },
             {"Put": {"Item": {"pk": _pk(release.environment), "sk": "CURRENT", **current.to_item()}}},
