@@ -115,15 +115,7 @@ class Ledger(Store):
         rollback claimed it meanwhile (an alarm during its Finalize): then nothing changes (False)."""
         if release.image_uri is None:
             raise ValueError(f"release {release.release_id} has no image to make current")
-        current = CurrentRelease(
-            release_id=release.release_id,
-            digest=release.digest,
-            image_uri=release.image_uri,
-            repository=release.repository,
-            tag=release.tag,
-            task_definition_arn=release.task_definition_arn,
-            updated_at=now_iso(),
-        )
+        current = CurrentRelease.model_validate({**release.model_dump(), "updated_at": now_iso()})
         failed = self.transact(
             {
                 "Update": {
