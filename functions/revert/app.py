@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from harbormaster.deploy import DeployPlan
-from harbormaster.deploy.revert import revert_service, revert_tasks
+from harbormaster.deploy.models import DeployPlan
+from harbormaster.deploy.revert import revert_batches, revert_service
 from harbormaster.observability import for_release, logger, tracer
 
 
@@ -16,18 +16,19 @@ from harbormaster.observability import for_release, logger, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
     for_release(plan.request.environment, plan.release_id)
-    batches, warning = revert_tasks(plan)
+    settings, batches, warning = revert_batches(plan)
     service = revert_service(plan)
     logger.warning(
         "reverting",
         extra={
-            "batches": [[t.instance_id for t in batch] for batch in batches],
+            "batches": batches,
             "service": service.note or service.task_definition_arn if service else None,
             "warning": warning,
         },
     )
     return {
-        "batches": [[t.model_dump(mode="json") for t in batch] for batch in batches],
+        "rollout": settings.model_dump(mode="json") if settings else None,
+        "batches": batches,
         "ecs": service.model_dump(mode="json") if service else None,
         "warning": warning,
     }

@@ -31,7 +31,7 @@ def test_the_documented_push_event_deploys_and_reaches_slack(engine: LocalEngine
         "PrepareFunction",
         "NotifyFunction",
         "PublishFunction",
-        "InstanceStepFunction",
+        "BatchStepFunction",
         "ConvergeFunction",
         "FinalizeFunction",
         "SlackForwarderFunction",

@@ -164,11 +164,12 @@ def test_a_stale_update_service_after_the_rollback_is_undone(
 def test_a_forward_step_that_outlived_its_failed_map_cannot_undo_the_revert(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """When one instance fails, Step Functions fails the Map, but a Lambda of a sibling iteration
-    that was already running goes on (Lambda does not stop it). The interleaving: v2 fails on the
-    second instance; the revert has put the first back on v1; then the sibling's late step sends
-    its v2 command. Under the release's own fence that command used to run and leave the first
-    instance on v2; the revert's fence of its own (`<release>:revert`) refuses it."""
+    """When a batch fails, Step Functions fails the Map, but a Lambda call of it that was already
+    running (or is retried late) goes on: Lambda does not stop it. The interleaving: v2 fails on
+    the second instance; the revert has put the first back on v1; then v2's step that sends the
+    first instance's command runs again, late. Under the release's own fence that command used to
+    run and leave the first instance on v2; the revert's fence of its own (`<release>:revert`)
+    refuses it."""
     v1, _ = world.engine.push_image(REPO, "v1")
     first, second = world.instances[:2]  # one instance per batch, in id order
     world.engine.fleet.fail_next_command(second)
@@ -185,12 +186,12 @@ def test_a_forward_step_that_outlived_its_failed_map_cannot_undo_the_revert(
     [late] = [  # v2's step that sent the command on the first instance, replayed late
         i.event
         for i in world.engine.runtime.invocations
-        if i.logical_id == "InstanceStepFunction"
-        and i.event["instance_id"] == first
+        if i.logical_id == "BatchStepFunction"
+        and i.event["instance_ids"] == [first]
         and (i.response or {}).get("phase") == "commanding"
-        and i.event["image_uri"].endswith(V2)
+        and i.event["settings"]["image_uri"].endswith(V2)
     ]
-    stale = world.engine.invoke("InstanceStepFunction", late)
+    stale = world.engine.invoke("BatchStepFunction", late)
     reverted.resume()
     world.engine.settle()
 

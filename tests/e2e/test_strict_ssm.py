@@ -3,15 +3,12 @@ against their allowedPattern, and instances that are not running."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from harbormaster.deploy.instance import step
-from harbormaster.deploy.models import InstanceTask
 from harbormaster.local import LocalEngine
 from harbormaster.local.stack import TemplateError
 from tests.e2e.deploy_world import fence_parameters
@@ -81,35 +78,6 @@ def test_send_command_to_an_instance_that_is_not_running_is_invalid(engine: Loca
     boto3.client("ec2").stop_instances(InstanceIds=[instance])
     with pytest.raises(ClientError, match="InvalidInstanceId"):
         _send(engine, instance)
-
-
-def test_the_instance_step_skips_an_instance_ssm_cannot_reach(engine: LocalEngine) -> None:
-    group = engine.fleet.target_group("strict-tg", environment="api-dev", deregistration_delay=0)
-    [instance] = engine.fleet.launch(1, "v1", tags={"harbormaster:environment": "api-dev"}, target_group=group)
-    boto3.client("elbv2").deregister_targets(TargetGroupArn=group, Targets=[{"Id": instance}])
-    boto3.client("ec2").stop_instances(InstanceIds=[instance])
-    os.environ["DEPLOY_DOCUMENT_NAME"] = _document(engine)
-    os.environ["TABLE_NAME"] = engine.stack.outputs["TableName"]
-    fence_parameters(engine.stack.outputs["TableName"], "api-dev", "r1")  # r1 holds the environment
-    task = InstanceTask(
-        environment="api-dev",
-        release_id="r1",
-        instance_id=instance,
-        image_uri=f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{DIGEST}",
-        target_group_arn=group,
-        port=8080,
-        drain_seconds=0,
-        poll_seconds=0,
-        health_timeout_seconds=30,
-        command_timeout_seconds=60,
-        container_name="app",
-        health_path="/health",
-        phase="draining",
-        record_touch=False,
-    )
-    after = step(task)
-    assert after.phase == "skipped"
-    assert "SSM cannot reach the instance (stopped" in str(after.note)
 
 
 def test_list_commands_filters_and_validates_its_filters_as_ssm_does(engine: LocalEngine) -> None:

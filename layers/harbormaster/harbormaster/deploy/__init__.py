@@ -2,16 +2,16 @@
 
 from harbormaster.deploy.events import deploy_event
 from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEnvironment
-from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask
+from harbormaster.deploy.models import BatchTask, DeployPlan, DeployRequest
 from harbormaster.deploy.prepare import prepare
 from harbormaster.deploy.router import RoutedDeploy, execution_name, route_push
 
 __all__ = [
+    "BatchTask",
     "DeployError",
     "DeployPlan",
     "DeployRequest",
     "ImageNotFound",
-    "InstanceTask",
     "RoutedDeploy",
     "UnknownEnvironment",
     "deploy_event",

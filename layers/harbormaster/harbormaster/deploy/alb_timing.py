@@ -32,6 +32,7 @@ class Deadlines(BaseModel):
 
     drain_seconds: int
     healthy_after_seconds: int
+    health_check_interval_seconds: int
     health_timeout_seconds: int
     warnings: list[str]
 
@@ -70,6 +71,7 @@ def deadlines(timing: TargetGroupTiming, drain_seconds: int, health_timeout_seco
     return Deadlines(
         drain_seconds=max(drain_seconds, timing.deregistration_delay_seconds),
         healthy_after_seconds=timing.healthy_after_seconds,
+        health_check_interval_seconds=timing.health_check_interval_seconds,
         health_timeout_seconds=max(health_timeout_seconds, needed),
         warnings=warnings,
     )

@@ -14,7 +14,7 @@ from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.config.models import Ec2Target
 from harbormaster.deploy import targets
-from harbormaster.deploy.models import Convergence, DeployPlan, InstanceTask
+from harbormaster.deploy.models import Convergence, DeployPlan
 from harbormaster.state import instances
 from harbormaster.state.fence import Fence
 from harbormaster.state.ledger import Ledger
@@ -24,20 +24,16 @@ MAX_ATTEMPTS = 2  # redeploys of what differs; a third look only reports
 
 def converge(plan: DeployPlan, config: HarbormasterConfig, previous: Convergence) -> Convergence:
     attempt = previous.attempt + 1
-    template = next((task for batch in plan.batches for task in batch), None)
-    if plan.target_type != "ec2" or template is None:
+    if plan.target_type != "ec2" or plan.rollout is None or not plan.batches:
         return Convergence(attempt=attempt)
     environment = plan.request.environment
-    divergent = divergence(plan, config, template.target_group_arn)
+    divergent = divergence(plan, config, plan.rollout.target_group_arn)
     owns = Fence().desired(environment) == plan.release_id
     if not divergent or not owns or attempt > MAX_ATTEMPTS:
         return Convergence(attempt=attempt, divergent=divergent)
     size = max(len(batch) for batch in plan.batches)
     ordered = sorted(divergent)
-    batches = [
-        [_redeploy(template, instance_id, number) for instance_id in ordered[start : start + size]]
-        for number, start in enumerate(range(0, len(ordered), size))
-    ]
+    batches = [ordered[start : start + size] for start in range(0, len(ordered), size)]
     return Convergence(attempt=attempt, batches=batches, divergent=divergent)
 
 
@@ -53,7 +49,7 @@ def divergence(
     if settings is not None and isinstance(settings.target, Ec2Target):
         members.update(targets.instances(settings.target, group_arn))
     ledger = Ledger()
-    members.update(task.instance_id for batch in plan.batches for task in batch)
+    members.update(instance_id for batch in plan.batches for instance_id in batch)
     # What this release touched, and for a rollback what the release it replaces touched: read now,
     # so an instance that a stopped step took out after the rollback was planned is covered too.
     for release_id in filter(None, [plan.release_id, plan.request.rolls_back]):
@@ -75,17 +71,3 @@ def divergence(
         if problems:
             found[instance_id] = ", ".join(problems)
     return found
-
-
-def _redeploy(template: InstanceTask, instance_id: str, batch: int) -> InstanceTask:
-    return template.model_copy(
-        update={
-            "instance_id": instance_id,
-            "phase": "start",
-            "command_id": None,
-            "deadline": None,
-            "note": None,
-            "batch": batch,
-            "wait_seconds": 0,
-        }
-    )

@@ -95,11 +95,10 @@ def fail(
         notes.append(f"service restored: {service.get('note')}")
     if plan.previous:
         publish_image(environment, plan.previous.image_uri)
-        template = next((task for batch in plan.batches for task in batch), None)
-        if template is not None and _reverted(revert):
+        if plan.rollout is not None and _reverted(revert):
             # The final check: which instances the release planned or touched are not back on the
             # previous image, registered and healthy.
-            divergent = divergence(plan, None, template.target_group_arn, plan.previous.image_uri)
+            divergent = divergence(plan, None, plan.rollout.target_group_arn, plan.previous.image_uri)
             if divergent:
                 notes.append("not restored: " + "; ".join(f"{i}: {what}" for i, what in sorted(divergent.items())))
     seconds = _seconds_since(release.started_at)
@@ -170,9 +169,14 @@ def _rejection(plan: DeployPlan, error: dict[str, Any]) -> str:
 
 
 def _not_reverted(revert: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The instances the revert gave up on (each batch's outcomes, as the Revert map returns them)."""
+    """The instances the revert gave up on (each batch's members, as the Revert map returns them)."""
     batches = (revert or {}).get("results") or []
-    return [item for batch in batches for item in batch or [] if item and item.get("phase") == "failed"]
+    return [
+        {"instance_id": instance_id, "note": member.get("note")}
+        for batch in batches
+        for instance_id, member in sorted(((batch or {}).get("members") or {}).items())
+        if member.get("phase") == "failed"
+    ]
 
 
 def _reverted(revert: dict[str, Any] | None) -> bool:

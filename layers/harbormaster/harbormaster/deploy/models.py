@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from harbormaster.notify.events import ImageRef
 
 Trigger = Literal["push", "manual", "rollback"]
-InstancePhase = Literal["start", "draining", "commanding", "registering", "done", "skipped", "superseded", "failed"]
+BatchPhase = Literal["start", "draining", "commanding", "registering", "done", "superseded", "failed"]
+MemberPhase = Literal["start", "out", "commanded", "registered", "done", "skipped", "failed"]
 ServicePhase = Literal["start", "rolling", "done", "skipped", "superseded", "failed"]
 
 
@@ -42,20 +43,21 @@ class PreviousRelease(BaseModel):
     task_definition_arn: str | None = None
 
 
-class InstanceTask(BaseModel):
-    """One instance of a batch, as it moves through the rollout (the Map iterator's state)."""
+class BatchSettings(BaseModel):
+    """What every batch of a rollout shares: the release, the image, the target group's timings and
+    the container. Kept once in the plan, so the execution's state does not grow with the fleet."""
 
     model_config = ConfigDict(extra="forbid")
 
     environment: str
     release_id: str
-    instance_id: str
     image_uri: str
     target_group_arn: str
     port: int
     drain_seconds: int = Field(description="the target group's deregistration delay (or more): the first look")
-    poll_seconds: int
+    poll_seconds: int = Field(description="the shortest wait between two looks (a floor, for tests)")
     healthy_after_seconds: int = Field(default=0, description="interval x healthy threshold: the first look")
+    health_check_interval_seconds: int = Field(default=30, description="the longest wait between two looks")
     health_timeout_seconds: int
     command_timeout_seconds: int
     container_name: str
@@ -63,13 +65,38 @@ class InstanceTask(BaseModel):
     env_parameters_path: str | None = None
     log_group: str | None = None
     log_lines_in_alerts: int = 5
-    batch: int = 0
-    phase: InstancePhase = "start"
-    wait_seconds: int = 0
-    deadline: datetime | None = None
-    command_id: str | None = None
+    record_touch: bool = Field(default=True, description="a rollout records what it takes out; a revert does not")
+    keep_going: bool = Field(
+        default=False, description="a revert: an instance that cannot be put back does not stop the others"
+    )
+
+
+class Member(BaseModel):
+    """One instance of a batch: how far it got, and why it stopped there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase: MemberPhase = "start"
     note: str | None = None
-    record_touch: bool = True
+
+
+class BatchTask(BaseModel):
+    """One batch of instances as it moves through the rollout together (the state of the batch loop).
+
+    The first call gets only `settings`, `instance_ids` and `batch` (from the Map's ItemSelector)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: BatchSettings
+    instance_ids: list[str]
+    batch: int = 0
+    phase: BatchPhase = "start"
+    members: dict[str, Member] = Field(default_factory=dict)
+    command_ids: list[str] = Field(default_factory=list)
+    wait_seconds: int = 0
+    looks: int = Field(default=0, description="looks in this phase so far: the waits between them back off")
+    deadline: datetime | None = None
+    note: str | None = None
 
 
 class ServiceTask(BaseModel):
@@ -111,7 +138,8 @@ class DeployPlan(BaseModel):
     image_uri: str | None = None
     target_type: Literal["ec2", "ecs"] = "ec2"
     previous: PreviousRelease | None = None
-    batches: list[list[InstanceTask]] = Field(default_factory=list)
+    rollout: BatchSettings | None = None
+    batches: list[list[str]] = Field(default_factory=list, description="instance ids, batch by batch")
     ecs: ServiceTask | None = None
     instances_total: int = 0
     approval_required: bool = False
@@ -129,5 +157,5 @@ class Convergence(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     attempt: int = 0
-    batches: list[list[InstanceTask]] = Field(default_factory=list)
+    batches: list[list[str]] = Field(default_factory=list)
     divergent: dict[str, str] = Field(default_factory=dict, description="instance → what differs")

@@ -14,7 +14,7 @@ from harbormaster.config import Environment, HarbormasterConfig
 from harbormaster.config.models import EcsTarget, Rollout
 from harbormaster.deploy import alb_timing, ecs, targets
 from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEnvironment
-from harbormaster.deploy.models import DeployPlan, DeployRequest, InstanceTask, PreviousRelease, ServiceTask
+from harbormaster.deploy.models import BatchSettings, DeployPlan, DeployRequest, PreviousRelease, ServiceTask
 from harbormaster.deploy.plan import PlanError, plan_batches
 from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import lock
@@ -141,32 +141,26 @@ def _plan(
     container = environment.container
     timing = alb_timing.deadlines(alb_timing.read(group), rollout.drain_seconds, rollout.health_timeout_seconds)
     plan = plan.model_copy(update={"warnings": [*plan.warnings, *timing.warnings]})
-    batches: list[list[InstanceTask]] = [
-        [
-            InstanceTask(
-                environment=request.environment,
-                release_id=release_id,
-                instance_id=instance_id,
-                image_uri=image_uri,
-                target_group_arn=group,
-                port=container.port,
-                drain_seconds=timing.drain_seconds,
-                poll_seconds=rollout.poll_seconds,
-                healthy_after_seconds=timing.healthy_after_seconds,
-                health_timeout_seconds=timing.health_timeout_seconds,
-                command_timeout_seconds=rollout.command_timeout_seconds,
-                container_name=container.name,
-                health_path=container.health_path,
-                env_parameters_path=container.env_parameters_path,
-                log_group=container.log_group,
-                log_lines_in_alerts=container.log_lines_in_alerts,
-                batch=index,
-            )
-            for instance_id in batch
-        ]
-        for index, batch in enumerate(plan_batches(instance_ids, rollout.batch, rollout.min_healthy))
-    ]
-    return plan.model_copy(update={"batches": batches, "instances_total": total})
+    settings = BatchSettings(
+        environment=request.environment,
+        release_id=release_id,
+        image_uri=image_uri,
+        target_group_arn=group,
+        port=container.port,
+        drain_seconds=timing.drain_seconds,
+        poll_seconds=rollout.poll_seconds,
+        healthy_after_seconds=timing.healthy_after_seconds,
+        health_check_interval_seconds=timing.health_check_interval_seconds,
+        health_timeout_seconds=timing.health_timeout_seconds,
+        command_timeout_seconds=rollout.command_timeout_seconds,
+        container_name=container.name,
+        health_path=container.health_path,
+        env_parameters_path=container.env_parameters_path,
+        log_group=container.log_group,
+        log_lines_in_alerts=container.log_lines_in_alerts,
+    )
+    batches = plan_batches(instance_ids, rollout.batch, rollout.min_healthy)
+    return plan.model_copy(update={"rollout": settings, "batches": batches, "instances_total": total})
 
 
 def _service_task(

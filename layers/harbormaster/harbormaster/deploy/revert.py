@@ -4,60 +4,51 @@ ECS service back on the revision it ran before."""
 from __future__ import annotations
 
 from harbormaster.deploy import commands, ecs
-from harbormaster.deploy.models import DeployPlan, InstanceTask, ServiceTask
+from harbormaster.deploy.models import BatchSettings, DeployPlan, ServiceTask
 from harbormaster.state import fence
 from harbormaster.state.ledger import Ledger, now_iso
 from harbormaster.state.status import ReleaseStatus
 
 
-def revert_tasks(plan: DeployPlan) -> tuple[list[list[InstanceTask]], str | None]:
-    """The instance tasks that restore the previous image, in batches, and a warning when none can.
+def revert_batches(plan: DeployPlan) -> tuple[BatchSettings | None, list[list[str]], str | None]:
+    """The settings and batches that restore the previous image, and a warning when none can.
 
     The batches are the rollout's own, newest first: the batch that failed (its instances are out
     of service or unhealthy already) goes back first, then each earlier batch, one at a time, so a
-    revert never has more instances out than the rollout allowed (`min_healthy`)."""
-    if plan.target_type == "ecs":
-        return [], None  # see revert_service
+    revert never has more instances out than the rollout allowed (`min_healthy`). An instance that
+    cannot be put back does not stop the others (`keep_going`): Finalize names it."""
+    if plan.target_type == "ecs" or plan.rollout is None:
+        return None, [], None  # see revert_service
     release = Ledger().release(plan.request.environment, plan.release_id)
     if release is None or release.status == ReleaseStatus.ROLLED_BACK:
-        return [], None  # an alarm stopped this release: the rollback deploy owns the fleet now
+        return None, [], None  # an alarm stopped this release: the rollback deploy owns the fleet now
     touched = set(release.touched)
     if not touched:
-        return [], None
+        return None, [], None
     if plan.previous is None:
-        return [], (
-            f"{len(touched)} instance(s) were taken out of service and there is no previous "
-            f"known-good release to restore: {', '.join(sorted(touched))}"
+        return (
+            None,
+            [],
+            (
+                f"{len(touched)} instance(s) were taken out of service and there is no previous "
+                f"known-good release to restore: {', '.join(sorted(touched))}"
+            ),
         )
-    template = next((task for batch in plan.batches for task in batch), None)
-    if template is None:
-        return [], None
     if not fence.Fence().hand_to_revert(plan.request.environment, plan.release_id, plan.previous.digest, now_iso()):
-        return [], None  # the release lost the environment meanwhile: its new owner covers the fleet
+        return None, [], None  # the release lost the environment meanwhile: its new owner covers the fleet
     commands.cancel_in_flight(plan.request.environment, plan.release_id)  # they are refused now anyway
-    planned = [[task.instance_id for task in batch if task.instance_id in touched] for batch in plan.batches]
+    planned = [[instance_id for instance_id in batch if instance_id in touched] for batch in plan.batches]
     unplanned = sorted(touched - {instance for batch in planned for instance in batch})  # e.g. a fleet change
-    order = [batch for batch in [*reversed(planned), unplanned] if batch]
-    batches = [
-        [
-            template.model_copy(
-                update={
-                    "instance_id": instance_id,
-                    "release_id": fence.revert_of(plan.release_id),
-                    "image_uri": plan.previous.image_uri,
-                    "phase": "start",
-                    "record_touch": False,
-                    "command_id": None,
-                    "deadline": None,
-                    "note": None,
-                    "batch": number,
-                }
-            )
-            for instance_id in sorted(batch)
-        ]
-        for number, batch in enumerate(order)
-    ]
-    return batches, None
+    batches = [sorted(batch) for batch in [*reversed(planned), unplanned] if batch]
+    settings = plan.rollout.model_copy(
+        update={
+            "release_id": fence.revert_of(plan.release_id),
+            "image_uri": plan.previous.image_uri,
+            "record_touch": False,
+            "keep_going": True,
+        }
+    )
+    return settings, batches, None
 
 
 def revert_service(plan: DeployPlan) -> ServiceTask | None:

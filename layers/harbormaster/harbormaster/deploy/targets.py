@@ -44,24 +44,23 @@ def running(instance_ids: list[str]) -> set[str]:
     return _running([{"Name": "instance-id", "Values": instance_ids}]) if instance_ids else set()
 
 
-def instance_facts(instance_id: str) -> tuple[str, str | None]:
-    """(state, `harbormaster:environment` tag) of an instance in one call; state "gone" if unknown.
-    SendCommand is only allowed on instances tagged for the environment."""
-    try:
-        reservations = client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
-    except client("ec2").exceptions.ClientError as exc:
-        if "InvalidInstanceID" in exc.response["Error"]["Code"]:
-            return "gone", None
-        raise
-    if not reservations:
-        return "gone", None
-    instance = reservations[0]["Instances"][0]
-    tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
-    return str(instance["State"]["Name"]), tags.get(ENVIRONMENT_TAG)
+def instance_facts(instance_ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """instance id → (state, `harbormaster:environment` tag), in one paginated call; state "gone"
+    for an instance EC2 does not know. SendCommand is only allowed on instances tagged for the
+    environment."""
+    found: dict[str, tuple[str, str | None]] = {}
+    if instance_ids:
+        paginator = client("ec2").get_paginator("describe_instances")
+        for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": instance_ids}]):
+            for reservation in page["Reservations"]:
+                for instance in reservation["Instances"]:
+                    tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+                    found[instance["InstanceId"]] = (str(instance["State"]["Name"]), tags.get(ENVIRONMENT_TAG))
+    return {instance_id: found.get(instance_id, ("gone", None)) for instance_id in instance_ids}
 
 
-def instance_state(instance_id: str) -> str:
-    return instance_facts(instance_id)[0]
+def instance_states(instance_ids: list[str]) -> dict[str, str]:
+    return {instance_id: state for instance_id, (state, _) in instance_facts(instance_ids).items()}
 
 
 def _running(filters: list[dict[str, Any]]) -> set[str]:

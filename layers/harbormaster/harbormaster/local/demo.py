@@ -349,7 +349,7 @@ def engine_region() -> str:
 
 def _without_steps(report: Report) -> Report:
     """The report without the many per-instance (and ECS) step invocations, summarised as one line each."""
-    stepping = {"InstanceStepFunction", "EcsStepFunction"}
+    stepping = {"BatchStepFunction", "EcsStepFunction"}
     others = [i for i in report.invocations if i.logical_id not in stepping]
     for name in sorted(stepping):
         steps = [i for i in report.invocations if i.logical_id == name]

@@ -1,5 +1,5 @@
-"""Run Command's queue, as AWS keeps it: CancelCommand (moto lacks the action) and ListCommands'
-`Filters` (moto ignores them and lists every command).
+"""Run Command's queue, as AWS keeps it: CancelCommand and ListCommandInvocations (moto lacks
+both actions) and ListCommands' `Filters` (moto ignores them and lists every command).
 
 - ListCommands: `Filters` keys are InvokedAfter, InvokedBefore, Status, ExecutionStage and
   DocumentName, one value each; a Status outside SSM's command statuses is a ValidationException.
@@ -7,6 +7,10 @@
 - CancelCommand: an unknown id is `InvalidCommandId`; invocations still Pending or InProgress end
   Cancelled (the fleet never runs them), finished ones are left as they are, and the call succeeds
   either way (AWS: "there is no guarantee that the command will be terminated").
+- ListCommandInvocations: by CommandId (and InstanceId), `MaxResults` 1-50 (default 50) with a
+  `NextToken`; with `Details` each invocation carries its plugin (`CommandPlugins`: Status,
+  ResponseCode, and `Output`, the first 2,500 characters of stdout then stderr after SSM's
+  `----------ERROR-------` line).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from unittest import mock
 COMMAND_STATUSES = {"Pending", "InProgress", "Success", "Cancelled", "Failed", "TimedOut", "Cancelling"}
 FILTER_KEYS = {"InvokedAfter", "InvokedBefore", "Status", "ExecutionStage", "DocumentName"}
 UNFINISHED = {"Pending", "InProgress", "Delayed"}
+OUTPUT_LIMIT = 2500
+PAGE_LIMIT = 50
 
 
 def patches(on_cancel: Callable[[Any, list[str]], None]) -> list[Any]:
@@ -65,10 +71,59 @@ def patches(on_cancel: Callable[[Any, list[str]], None]) -> list[Any]:
             on_cancel(command, cancelled)
         return ActionResult({})
 
+    def list_command_invocations(response: Any) -> Any:
+        command_id, instance_id = response._get_param("CommandId"), response._get_param("InstanceId")
+        limit = int(response._get_param("MaxResults") or PAGE_LIMIT)
+        if not 1 <= limit <= PAGE_LIMIT:
+            raise ValidationException(
+                f"1 validation error detected: Value '{limit}' at 'maxResults' failed to satisfy "
+                f"constraint: Member must have value less than or equal to {PAGE_LIMIT}"
+            )
+        commands = [c for c in response.ssm_backend._commands if command_id in (None, c.command_id)]
+        if command_id and not commands:
+            raise SSMException("InvalidCommandId", "Invalid command id.")
+        listed = [
+            _listed(command, invocation, bool(response._get_param("Details")))
+            for command in commands
+            for invocation in command.invocations
+            if instance_id in (None, invocation["InstanceId"])
+        ]
+        start = int(response._get_param("NextToken") or 0)
+        page: dict[str, Any] = {"CommandInvocations": listed[start : start + limit]}
+        if start + limit < len(listed):
+            page["NextToken"] = str(start + limit)
+        return ActionResult(page)
+
     return [
         mock.patch.object(SimpleSystemManagerResponse, "list_commands", list_commands),
         mock.patch.object(SimpleSystemManagerResponse, "cancel_command", cancel_command, create=True),
+        mock.patch.object(
+            SimpleSystemManagerResponse, "list_command_invocations", list_command_invocations, create=True
+        ),
     ]
+
+
+def _listed(command: Any, invocation: dict[str, Any], details: bool) -> dict[str, Any]:
+    listed = {
+        "CommandId": command.command_id,
+        "InstanceId": invocation["InstanceId"],
+        "Comment": command.comment or "",
+        "DocumentName": command.document_name,
+        "RequestedDateTime": command.requested_date_time,
+        "Status": invocation["Status"],
+        "StatusDetails": invocation["StatusDetails"],
+        "CommandPlugins": [],
+    }
+    if details:
+        output = invocation.get("StandardOutputContent") or ""
+        if errors := invocation.get("StandardErrorContent"):
+            output += "\n----------ERROR-------\n" + errors
+        plugin = {"Name": invocation.get("PluginName") or "aws:runShellScript", "Status": invocation["Status"]}
+        plugin.update({"StatusDetails": invocation["StatusDetails"], "Output": output[:OUTPUT_LIMIT]})
+        if invocation["Status"] not in UNFINISHED:
+            plugin["ResponseCode"] = invocation.get("ResponseCode", -1)
+        listed["CommandPlugins"] = [plugin]
+    return listed
 
 
 def overall(invocations: list[dict[str, Any]]) -> str:

@@ -5,7 +5,7 @@ SendCommand's parameters and instances when it is sent.
   an action and a name, every `runCommand` entry a string (a YAML line like `- echo a: b` loads as
   a map and AWS refuses the document), parameter types SSM knows, defaults that match their
   `allowedPattern`, and no `{{ Name }}` that is not a declared parameter.
-- SendCommand: every parameter declared, every value matching its `allowedPattern`, parameters
+- SendCommand: at most 50 InstanceIds, every parameter declared, every value matching its `allowedPattern`, parameters
   without a default given, and every instance running with its SSM agent registered (else
   `InvalidInstanceId`, as AWS answers for a stopping, stopped or terminated instance, or one
   whose agent is not running).
@@ -21,6 +21,7 @@ from unittest import mock
 import yaml
 from moto.core.exceptions import JsonRESTError
 
+SEND_COMMAND_INSTANCE_LIMIT = 50
 PARAMETER_TYPES = {"String", "StringList", "Boolean", "Integer", "MapList", "StringMap"}
 _REFERENCE = re.compile(r"\{\{\s*([A-Za-z0-9_.:-]+)\s*\}\}")
 
@@ -130,6 +131,12 @@ def check_send_command(
     agent is not registered, which AWS refuses like a stopped instance)."""
     from moto.ec2.models import ec2_backends
 
+    if len(instance_ids) > SEND_COMMAND_INSTANCE_LIMIT:
+        raise _SsmError(
+            "ValidationException",
+            f"1 validation error detected: Value at 'instanceIds' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {SEND_COMMAND_INSTANCE_LIMIT}",
+        )
     if document_name:
         document = backend._documents.get(document_name)
         declared = AWS_DOCUMENTS.get(document_name)

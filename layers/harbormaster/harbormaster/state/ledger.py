@@ -66,19 +66,19 @@ class Ledger(Store):
             Key=self._key(environment, release_id), ConditionExpression="attribute_exists(sk)", **_set(fields)
         )
 
-    def add_touched(self, environment: str, release_id: str, instance_id: str) -> None:
-        """Remember an instance this release took out of service (the revert puts it back)."""
+    def add_touched(self, environment: str, release_id: str, *instance_ids: str) -> None:
+        """Remember instances this release took out of service (the revert puts them back)."""
         self.table.update_item(
             Key=self._key(environment, release_id),
             UpdateExpression="ADD touched :i",
-            ExpressionAttributeValues={":i": {instance_id}},
+            ExpressionAttributeValues={":i": set(instance_ids)},
         )
 
-    def count_done(self, environment: str, release_id: str) -> None:
+    def count_done(self, environment: str, release_id: str, count: int = 1) -> None:
         self.table.update_item(
             Key=self._key(environment, release_id),
-            UpdateExpression="ADD instances_done :one",
-            ExpressionAttributeValues={":one": 1},
+            UpdateExpression="ADD instances_done :n",
+            ExpressionAttributeValues={":n": count},
         )
 
     def release(self, environment: str, release_id: str) -> Release | None:

@@ -1,0 +1,25 @@
+"""Deploy phase `batch step`: move one batch of instances one phase through deregister → command →
+register → healthy, with one AWS call per operation for the whole batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from harbormaster.deploy.batch import step
+from harbormaster.deploy.models import BatchTask
+from harbormaster.observability import for_release, logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = BatchTask.model_validate(event)
+    for_release(task.settings.environment, task.settings.release_id, batch=str(task.batch + 1))
+    after = step(task)
+    logger.info(
+        "batch step",
+        extra={"from": task.phase, "to": after.phase, "instances": len(task.instance_ids), "note": after.note},
+    )
+    return after.model_dump(mode="json")
