@@ -1,9 +1,11 @@
-"""What one EC2 deploy costs, by fleet size: Step Functions state transitions, Lambda invocations
-and AWS API calls per instance, orchestration overhead per batch, and the price of the transitions.
+"""What one EC2 deploy costs, by fleet size and target group: Step Functions state transitions and
+history events, Lambda invocations and AWS API calls per instance, orchestration overhead per
+batch, and the price of the transitions.
 
-All waits are configured to 0 s, so the wall time is pure orchestration (moto's interpreter + the
-handlers in-process). Transitions come from the execution history; API calls from a botocore hook
-(client side, so retries count), counting only calls made by the handlers.
+Waits run on the engine's virtual clock with the target group's own timings (`poll_seconds` 5, the
+default), so the wall time is pure orchestration (moto's interpreter + the handlers in-process).
+Transitions and events come from the execution history; API calls from a botocore hook (client
+side, so retries count), counting only calls made by the handlers.
 
 Run: make bench-deploy   (or: .venv/bin/python bench/deploy.py [sizes...])
 """
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from measure import PRICE_PER_TRANSITION, handler_api_calls, transitions
+from measure import PRICE_PER_TRANSITION, handler_api_calls, history
 
 from harbormaster.local import LocalEngine
 
@@ -26,25 +28,27 @@ environments:
     repository: api
     tags: ["v*"]
     target: {type: ec2, target_group_name: api-tg}
-    rollout: {batch: 25%, min_healthy: 50%, drain_seconds: 0, poll_seconds: 0, health_timeout_seconds: 30}
+    rollout: {batch: 25%, min_healthy: 50%, drain_seconds: 0, poll_seconds: 5, health_timeout_seconds: 30}
 slack:
   routes: {deployments: {webhook_secret: bench/slack}}
   default_route: deployments
 """
 
 
-def measure(size: int, alb_answers_at_once: bool) -> dict[str, Any]:
+# Target groups side by side: AWS's defaults, the seeds' (deregistration delay 30 s, a health check
+# every 30 s, healthy after 2), and the quickest one can be.
+TARGET_GROUPS = {
+    "AWS default (300 s, 5x30 s)": {"deregistration_delay": 300, "health_check_interval": 30, "healthy_threshold": 5},
+    "seeds (30 s, 2x30 s)": {"deregistration_delay": 30, "health_check_interval": 30, "healthy_threshold": 2},
+    "quickest (0 s, 2x5 s)": {"deregistration_delay": 0, "health_check_interval": 5, "healthy_threshold": 2},
+}
+
+
+def measure(size: int, alb: str) -> dict[str, Any]:
     config = Path(tempfile.mkdtemp()) / "harbormaster.yaml"
     config.write_text(CONFIG)
     with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
-        # AWS's defaults (300 s deregistration delay, healthy after 5 checks 30 s apart), or the
-        # quickest a target group can be (no delay, 2 checks 5 s apart).
-        timing = (
-            {"deregistration_delay": 0, "health_check_interval": 5, "healthy_threshold": 2}
-            if alb_answers_at_once
-            else {}
-        )
-        group = engine.fleet.target_group("api-tg", environment="api", **timing)
+        group = engine.fleet.target_group("api-tg", environment="api", **TARGET_GROUPS[alb])
         virtual_start = engine.clock.now
         engine.fleet.launch(size, "v1", tags={"harbormaster:environment": "api"}, target_group=group)
         first = len(engine.runtime.invocations)
@@ -55,14 +59,16 @@ def measure(size: int, alb_answers_at_once: bool) -> dict[str, Any]:
         virtual = (engine.clock.now - virtual_start).total_seconds()
         [execution] = report.executions
         assert execution.status == "SUCCEEDED", execution
+        events = history(execution.arn)
         invocations = engine.runtime.invocations[first:]
         handler_calls = dict(calls)
         batches = -(-size // max(1, size // 4))
         return {
             "size": size,
-            "alb": "quickest (0 s, 2x5 s)" if alb_answers_at_once else "AWS default (300 s, 5x30 s)",
+            "alb": alb,
             "virtual": virtual,
-            "transitions": transitions(execution.arn),
+            "transitions": sum(1 for e in events if e["type"].endswith("StateEntered")),
+            "events": len(events),
             "invocations": len(invocations),
             "api_calls": sum(handler_calls.values()),
             "by_operation": handler_calls,
@@ -73,18 +79,19 @@ def measure(size: int, alb_answers_at_once: bool) -> dict[str, Any]:
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [4, 16, 64]
-    results = [measure(size, at_once) for at_once in (False, True) for size in sizes]
-    print("one EC2 deploy (batch 25%, min_healthy 50%, poll_seconds 0); side by side: a target group with AWS's")
-    print("defaults (deregistration delay 300 s, healthy after 5 checks 30 s apart) and the quickest one")
-    print("(no delay, 2 checks 5 s apart). Waits run on the engine's virtual clock ('deploy' column).\n")
+    results = [measure(size, alb) for alb in TARGET_GROUPS for size in sizes]
+    print("one EC2 deploy (batch 25%, min_healthy 50%, poll_seconds 5); side by side: a target group with AWS's")
+    print("defaults (deregistration delay 300 s, healthy after 5 checks 30 s apart), the seeds' (30 s, 2 checks")
+    print("30 s apart) and the quickest (no delay, 2 checks 5 s apart). Waits run on the engine's virtual clock")
+    print("('deploy' column); SSM commands finish at once in the engine.\n")
     print(
-        f"{'target group':<28}{'fleet':>6}{'batches':>8}{'transitions':>12}{'/instance':>10}"
+        f"{'target group':<28}{'fleet':>6}{'batches':>8}{'transitions':>12}{'/instance':>10}{'events':>8}"
         f"{'λ calls':>9}{'/instance':>10}{'API calls':>10}{'/instance':>10}{'s/batch':>9}{'deploy':>9}{'cost $':>10}"
     )
     for r in results:
         n = r["size"]
         print(
-            f"{r['alb']:<28}{n:>6}{r['batches']:>8}{r['transitions']:>12}{r['transitions'] / n:>10.1f}"
+            f"{r['alb']:<28}{n:>6}{r['batches']:>8}{r['transitions']:>12}{r['transitions'] / n:>10.2f}{r['events']:>8}"
             f"{r['invocations']:>9}{r['invocations'] / n:>10.1f}{r['api_calls']:>10}{r['api_calls'] / n:>10.1f}"
             f"{r['wall'] / r['batches']:>9.2f}{r['virtual'] / 60:>8.1f}m"
             f"{r['transitions'] * PRICE_PER_TRANSITION:>10.5f}"

@@ -24,7 +24,8 @@ def handler_api_calls(engine: LocalEngine) -> Iterator[collections.Counter[str]]
     original = botocore.client.BaseClient._make_api_call
 
     def counting(client: Any, operation: str, params: Any) -> Any:
-        if getattr(engine.runtime.invoking, "active", False):
+        # The simulated instances' own calls (the deploy script's fence read) are not the handlers'.
+        if getattr(engine.runtime.invoking, "active", False) and client is not engine.fleet._dynamodb:
             calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
         return original(client, operation, params)
 
@@ -32,10 +33,15 @@ def handler_api_calls(engine: LocalEngine) -> Iterator[collections.Counter[str]]
         yield calls
 
 
-def transitions(execution_arn: str) -> int:
-    """States entered by an execution: what Step Functions bills."""
+def history(execution_arn: str) -> list[dict[str, Any]]:
+    """An execution's history events (Step Functions fails an execution past 25,000 of them)."""
     sfn = boto3.client("stepfunctions")
     events: list[dict[str, Any]] = []
     for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
         events += page["events"]
-    return sum(1 for e in events if e["type"].endswith("StateEntered"))
+    return events
+
+
+def transitions(execution_arn: str) -> int:
+    """States entered by an execution: what Step Functions bills."""
+    return sum(1 for e in history(execution_arn) if e["type"].endswith("StateEntered"))

@@ -9,6 +9,7 @@ from harbormaster.config.models import Ec2Target
 from harbormaster.deploy.exceptions import DeployError
 
 ENVIRONMENT_TAG = "harbormaster:environment"
+FILTER_VALUES_LIMIT = 200
 
 
 def target_group_arn(target: Ec2Target) -> str:
@@ -41,7 +42,10 @@ def instances(target: Ec2Target, group_arn: str | None) -> list[str]:
 
 def running(instance_ids: list[str]) -> set[str]:
     """Those of `instance_ids` that are running."""
-    return _running([{"Name": "instance-id", "Values": instance_ids}]) if instance_ids else set()
+    found: set[str] = set()
+    for chunk in _chunks(instance_ids):
+        found |= _running([{"Name": "instance-id", "Values": chunk}])
+    return found
 
 
 def instance_facts(instance_ids: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -49,9 +53,9 @@ def instance_facts(instance_ids: list[str]) -> dict[str, tuple[str, str | None]]
     for an instance EC2 does not know. SendCommand is only allowed on instances tagged for the
     environment."""
     found: dict[str, tuple[str, str | None]] = {}
-    if instance_ids:
-        paginator = client("ec2").get_paginator("describe_instances")
-        for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": instance_ids}]):
+    paginator = client("ec2").get_paginator("describe_instances")
+    for chunk in _chunks(instance_ids):
+        for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": chunk}]):
             for reservation in page["Reservations"]:
                 for instance in reservation["Instances"]:
                     tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
@@ -61,6 +65,13 @@ def instance_facts(instance_ids: list[str]) -> dict[str, tuple[str, str | None]]
 
 def instance_states(instance_ids: list[str]) -> dict[str, str]:
     return {instance_id: state for instance_id, (state, _) in instance_facts(instance_ids).items()}
+
+
+def _chunks(instance_ids: list[str]) -> list[list[str]]:
+    """EC2 takes at most 200 values in one call's filters."""
+    return [
+        instance_ids[start : start + FILTER_VALUES_LIMIT] for start in range(0, len(instance_ids), FILTER_VALUES_LIMIT)
+    ]
 
 
 def _running(filters: list[dict[str, Any]]) -> set[str]:

@@ -159,6 +159,7 @@ class LocalEngine:
         from moto import mock_aws
 
         self._saved_env = dict(os.environ)
+        self._clients: dict[str, Any] = {}
         os.environ.update(_LOCAL_ENV)
         config = load_config(str(self.config_path))  # a broken config fails before anything starts
         mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
@@ -395,6 +396,14 @@ class LocalEngine:
         return report
 
     # ------------------------------------------------------------------ settling
+    def _aws(self, service: str) -> Any:
+        """The engine's own clients, made once: settle() looks at queues and executions every 10 ms,
+        and a new botocore client costs tens of milliseconds."""
+        made = self._clients.get(service)
+        if made is None:
+            made = self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return made
+
     def settle(self, timeout: float = 120.0) -> None:
         """Run until no execution is running and no mapped queue has a visible message."""
         deadline = time.monotonic() + timeout
@@ -419,7 +428,7 @@ class LocalEngine:
     def _wait_for_executions(self, timeout: float = 60.0) -> None:
         """Executions run in moto's worker threads: let them end before the mock goes away. One
         parked on a task token (an approval gate) would wait for hours: it is stopped."""
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = self._aws("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             running = [*self._running_execution_arns(), *sfn_rules.lingering()]
@@ -431,7 +440,7 @@ class LocalEngine:
             time.sleep(0.01)
 
     def executions(self) -> list[Execution]:
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = self._aws("stepfunctions")
         found = []
         for arn in self.stack.state_machines.values():
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
@@ -440,7 +449,7 @@ class LocalEngine:
         return found
 
     def _execution(self, arn: str) -> Execution:
-        described = boto3.client("stepfunctions", region_name=REGION).describe_execution(executionArn=arn)
+        described = self._aws("stepfunctions").describe_execution(executionArn=arn)
         output = described.get("output")
         return Execution(
             arn=arn,
@@ -456,7 +465,7 @@ class LocalEngine:
         return [arn.rsplit(":", 1)[-1] for arn in self._running_execution_arns()]
 
     def _running_execution_arns(self) -> list[str]:
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn = self._aws("stepfunctions")
         running: list[str] = []
         for arn in self.stack.state_machines.values():
             for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
@@ -468,7 +477,7 @@ class LocalEngine:
         receive batches at once (5 to start with), and up to `ScalingConfig.MaximumConcurrency` of
         them run concurrently. With reserved concurrency instead, the batches the function cannot
         take are throttled: back to the queue, their receive counted toward `maxReceiveCount`."""
-        lambda_client: Any = boto3.client("lambda", region_name=REGION)
+        lambda_client: Any = self._aws("lambda")
         moved = False
         for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
             source = mapping["EventSourceArn"]
@@ -490,7 +499,7 @@ class LocalEngine:
         return moved
 
     def _receive_batches(self, mapping: dict[str, Any], pollers: int) -> list[tuple[str, str, list[dict[str, Any]]]]:
-        sqs: Any = boto3.client("sqs", region_name=REGION)
+        sqs: Any = self._aws("sqs")
         source = mapping["EventSourceArn"]
         queue_url = sqs.get_queue_url(QueueName=source.rsplit(":", 1)[-1])["QueueUrl"]
         batches = []
@@ -507,7 +516,7 @@ class LocalEngine:
         return batches
 
     def _run_batch(self, mapping: dict[str, Any], queue_url: str, source: str, messages: list[dict[str, Any]]) -> None:
-        sqs: Any = boto3.client("sqs", region_name=REGION)
+        sqs: Any = self._aws("sqs")
         event = {"Records": [_sqs_record(message, source) for message in messages]}
         invocation = self.runtime.invoke(mapping["FunctionArn"], event)
         failed_ids = _failed_message_ids(invocation, mapping, messages)
@@ -518,7 +527,7 @@ class LocalEngine:
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
         """Visible again at once: the virtual stand-in for the visibility timeout."""
-        sqs: Any = boto3.client("sqs", region_name=REGION)
+        sqs: Any = self._aws("sqs")
         for message in messages:
             sqs.change_message_visibility(
                 QueueUrl=message["QueueUrl"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0

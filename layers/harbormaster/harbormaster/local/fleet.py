@@ -88,6 +88,7 @@ class Fleet:
         self._deregistered_at: dict[tuple[str, str], datetime] = {}
         self._patches: list[Any] = []
         self._queued: dict[str, list[Any]] = {}  # instance → commands waiting for its agent, oldest first
+        self._instance_index: dict[str, Any] = {}  # instance id → moto instance (see _instance_state)
         self._lock = threading.RLock()
         self._ec2: Any = boto3.client("ec2", region_name=region)
         self._elbv2: Any = boto3.client("elbv2", region_name=region)
@@ -443,17 +444,21 @@ class Fleet:
         return set(group.targets) if group else set()
 
     def _instance_state(self, instance_id: str) -> str | None:
-        from moto.ec2.models import ec2_backends
+        """No API call (the simulator must not add to what is measured), and an index rather than a
+        scan of every reservation: the ALB asks for each target on every look."""
+        instance = self._instance_index.get(instance_id)
+        if instance is None:
+            from moto.ec2.models import ec2_backends
 
-        for account_backends in ec2_backends.values():
-            backend = account_backends.get(self.region)
-            if backend is None:
-                continue
-            for reservation in backend.reservations.values():
-                for instance in reservation.instances:
-                    if instance.id == instance_id:
-                        return str(instance.state)
-        return None
+            self._instance_index = {
+                instance.id: instance
+                for account_backends in ec2_backends.values()
+                if (backend := account_backends.get(self.region)) is not None
+                for reservation in backend.reservations.values()
+                for instance in reservation.instances
+            }
+            instance = self._instance_index.get(instance_id)
+        return str(instance.state) if instance is not None else None
 
     def _snapshot(self, cause: str) -> None:
         with self._lock:
