@@ -3,20 +3,32 @@
 #   make test   — everything CI runs (.ci/run calls this)
 VENV  := .venv
 BIN   := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml package-lock.json | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements-dev.lock package-lock.json | cksum | cut -d' ' -f1)
+# Runtime packages the Lambda runtime provides: the layer does not ship them.
+RUNTIME_PROVIDED := boto3 botocore s3transfer jmespath python-dateutil six urllib3
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: demo test lint typecheck unit validate security build bench bench-deploy bench-ecs bench-rollback bench-slack diagram setup
+.PHONY: lock demo test lint typecheck unit validate security build bench bench-deploy bench-ecs bench-rollback bench-slack diagram setup
 
 $(STAMP):
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	npm ci --silent --no-audit --no-fund
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
+
+# The lock files, from pyproject.toml and layers/harbormaster/requirements.in (pinned, hashed for
+# every platform): the dev environment installs from requirements-dev.lock, the layer from its
+# requirements.txt. Run after changing a dependency.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
+		--no-header --quiet -o requirements-dev.lock
+	$(BIN)/uv pip compile layers/harbormaster/requirements.in --universal --python-version 3.13 --generate-hashes \
+		--no-header --quiet $(addprefix --no-emit-package ,$(RUNTIME_PROVIDED)) -o layers/harbormaster/requirements.txt
 
 demo: $(STAMP)
 	$(BIN)/harbormaster local demo

@@ -8,8 +8,9 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from harbormaster.config import load_config
-from harbormaster.deploy import DeployRequest, prepare
+from harbormaster.deploy.models import DeployRequest
 from harbormaster.deploy.preflight import ScanInProgress
+from harbormaster.deploy.prepare import prepare
 from harbormaster.observability import logger, metrics, tracer
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harbormaster.config import ConfigError, load_config
 from harbormaster.local import LocalEngine, slack_clicks
@@ -221,7 +220,7 @@ def test_any_period_is_accepted_or_refused_with_a_validation_error(period: dict[
     from pydantic import ValidationError
 
     from harbormaster.config.models import Schedule
-    from harbormaster.schedule import evaluate
+    from harbormaster.schedule.evaluate import evaluate
 
     try:
         schedule = Schedule.model_validate({"periods": [period]})

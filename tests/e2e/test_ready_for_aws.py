@@ -14,8 +14,7 @@ from moto import mock_aws
 
 from harbormaster.local import LocalEngine
 from harbormaster.local.stack import TemplateError, provision
-from tests.e2e.deploy_world import REPO, World, put_guard_alarm, start_world
-from tests.e2e.deploy_world import config as world_config
+from tests.e2e.deploy_world import REPO, World, config as world_config, put_guard_alarm, start_world
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

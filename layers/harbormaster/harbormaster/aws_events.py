@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from harbormaster.model import Model
 
 
-class EcrImageActionDetail(BaseModel):
+class EcrImageActionDetail(Model):
     model_config = ConfigDict(populate_by_name=True)
 
     result: str

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
 logger = Logger()
 # Explicit default: a namespace-less Metrics refuses to flush (SchemaValidationError).
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Harbormaster"))
-tracer = Tracer()
+
+
+class _Tracing:
+    """Powertools' Tracer, made only when tracing is on (POWERTOOLS_TRACE_DISABLED not "true").
+
+    The Tracer imports the X-Ray SDK even when disabled, and building its recorder is the largest
+    part of a handler's cold start (bench/cold_start.py). Lambda's active tracing still records
+    every invocation without it; the stack turns SDK subsegments on with `TraceAwsCalls=true`."""
+
+    def capture_lambda_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in {"1", "true"}:
+            return handler
+        from aws_lambda_powertools.tracing import Tracer
+
+        return Tracer().capture_lambda_handler(handler)
+
+
+tracer = _Tracing()
 
 
 def for_release(environment: str, release_id: str, **keys: str) -> None:

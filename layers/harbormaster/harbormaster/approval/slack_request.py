@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from slack_sdk.signature import SignatureVerifier
 
 from harbormaster import clock
 from harbormaster.clients import client
+from harbormaster.model import Model
 from harbormaster.observability import logger
 from harbormaster.state.store import conditional, items_table
 
@@ -37,7 +38,7 @@ BUTTONS = frozenset({"approve", "reject", "rollback"})  # what our messages carr
 LINK_BUTTONS = frozenset({"view_execution"})  # Slack opens the URL; the click is only reported
 
 
-class ButtonValue(BaseModel):
+class ButtonValue(Model):
     """The value of an approve / reject / rollback button, as `slack.formatting` writes it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -46,7 +47,7 @@ class ButtonValue(BaseModel):
     release_id: str
 
 
-class QueuedClick(BaseModel):
+class QueuedClick(Model):
     """A verified click, as queued for the worker (the queue holds nothing else)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -59,16 +60,16 @@ class QueuedClick(BaseModel):
     message: dict[str, Any] | None = None
 
 
-class _User(BaseModel):
+class _User(Model):
     id: str = Field(pattern=r"^[UW][A-Z0-9]+$")
 
 
-class _Action(BaseModel):
+class _Action(Model):
     action_id: str
     value: str = ""
 
 
-class BlockActions(BaseModel):
+class BlockActions(Model):
     type: Literal["block_actions"]
     user: _User
     actions: list[_Action] = Field(min_length=1)

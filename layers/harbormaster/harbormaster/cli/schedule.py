@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from harbormaster.config import HarbormasterConfig
 from harbormaster.config.models import Schedule
-from harbormaster.schedule import RunInput, ScheduleError, evaluate, next_change, run, summary_events
+from harbormaster.schedule import RunInput, ScheduleError, next_change, run, summary_events
+from harbormaster.schedule.evaluate import evaluate
 
 
 class ScheduleFileError(Exception):

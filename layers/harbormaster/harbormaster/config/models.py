@@ -8,17 +8,18 @@ from datetime import date, timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from harbormaster.config import document
 from harbormaster.config.types import BatchSize, Duration, Percent, TagGlob
+from harbormaster.model import Model
 
 _ARN_TARGET_GROUP = r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[\w-]{1,32}/[0-9a-f]+$"
 _REPOSITORY = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 
 
-class _Model(BaseModel):
+class _Model(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -7,12 +7,13 @@ default). Deadlines shorter than that fail every deploy on AWS, so the plan neve
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from harbormaster.clients import client
+from harbormaster.model import Model
 
 
-class TargetGroupTiming(BaseModel):
+class TargetGroupTiming(Model):
     model_config = ConfigDict(frozen=True)
 
     deregistration_delay_seconds: int
@@ -25,7 +26,7 @@ class TargetGroupTiming(BaseModel):
         return self.health_check_interval_seconds * self.healthy_threshold_count
 
 
-class Deadlines(BaseModel):
+class Deadlines(Model):
     """The waits and deadlines the instance steps use, and why a configured value was raised."""
 
     model_config = ConfigDict(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from harbormaster.model import Model
 from harbormaster.notify.events import ImageRef
 
 Trigger = Literal["push", "manual", "rollback"]
@@ -15,7 +16,7 @@ MemberPhase = Literal["start", "out", "commanded", "registered", "done", "skippe
 ServicePhase = Literal["start", "rolling", "done", "skipped", "superseded", "failed"]
 
 
-class DeployRequest(BaseModel):
+class DeployRequest(Model):
     """The execution input: deploy this image (by digest) to this environment."""
 
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +36,7 @@ class DeployRequest(BaseModel):
     )
 
 
-class PreviousRelease(BaseModel):
+class PreviousRelease(Model):
     release_id: str
     image_uri: str
     digest: str
@@ -43,7 +44,7 @@ class PreviousRelease(BaseModel):
     task_definition_arn: str | None = None
 
 
-class BatchSettings(BaseModel):
+class BatchSettings(Model):
     """What every batch of a rollout shares: the release, the image, the target group's timings and
     the container. Kept once in the plan, so the execution's state does not grow with the fleet."""
 
@@ -71,7 +72,7 @@ class BatchSettings(BaseModel):
     )
 
 
-class Member(BaseModel):
+class Member(Model):
     """One instance of a batch: how far it got, and why it stopped there."""
 
     model_config = ConfigDict(extra="forbid")
@@ -80,7 +81,7 @@ class Member(BaseModel):
     note: str | None = None
 
 
-class BatchTask(BaseModel):
+class BatchTask(Model):
     """One batch of instances as it moves through the rollout together (the state of the batch loop).
 
     The first call gets only `settings`, `instance_ids` and `batch` (from the Map's ItemSelector)."""
@@ -99,7 +100,7 @@ class BatchTask(BaseModel):
     note: str | None = None
 
 
-class ServiceTask(BaseModel):
+class ServiceTask(Model):
     """An ECS service through its deployment (the state of the ECS rollout loop).
 
     `task_definition_arn` is the revision to run: registered by the first step (a copy of the
@@ -126,7 +127,7 @@ class ServiceTask(BaseModel):
     ecs_rolled_back: bool = Field(default=False, description="ECS's circuit breaker already restored the service")
 
 
-class DeployPlan(BaseModel):
+class DeployPlan(Model):
     """What `prepare` decided."""
 
     model_config = ConfigDict(extra="forbid")
@@ -149,7 +150,7 @@ class DeployPlan(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-class Convergence(BaseModel):
+class Convergence(Model):
     """After the rollout: which instances of the environment are not on the release's image, or not
     registered and healthy, and the batches that redeploy them (empty when converged, when the
     release no longer owns the environment, or after the last attempt)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harbormaster.clients import client
-from harbormaster.config.models import Ec2Target
 from harbormaster.deploy.exceptions import DeployError
+
+if TYPE_CHECKING:  # the batch step needs none of the configuration's models
+    from harbormaster.config.models import Ec2Target
 
 ENVIRONMENT_TAG = "harbormaster:environment"
 FILTER_VALUES_LIMIT = 200

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from harbormaster.model import Model
 
 
 class Status(StrEnum):
@@ -13,7 +15,7 @@ class Status(StrEnum):
     PROBLEM = "problem"  # a deploy would fail
 
 
-class Finding(BaseModel):
+class Finding(Model):
     model_config = ConfigDict(frozen=True)
 
     scope: str  # an environment, "stack" or "slack"

@@ -180,6 +180,7 @@ class LocalEngine:
                 self.stack, dict(_LOCAL_ENV), {"HARBORMASTER_CONFIG": str(self.config_path)}, self.logs
             )
             self.pauses.while_held = self.runtime.yielding  # a held Lambda lets the others run
+            self.runtime.held = self.pauses.holding
             self._route_moto_lambda_invocations()
             self._real_stdout = sys.stdout
             sys.stdout = StdoutRouter(sys.stdout, self.logs, self.runtime.invoking)
@@ -412,7 +413,7 @@ class LocalEngine:
             # can still produce one (handlers run synchronously inside the pump).
             running = self._running_executions()
             moved = self._pump_queues()
-            if not moved and not running:
+            if not moved and not running and not self.runtime.busy():
                 return
             if time.monotonic() > deadline:
                 raise EngineTimeout(f"still running after {timeout:.0f}s: {running}")

@@ -54,6 +54,11 @@ class Pause:
     def reached(self) -> bool:
         return self._reached.is_set()
 
+    @property
+    def holding(self) -> bool:
+        """Reached and not resumed: the held invocation waits for the test, not for the engine."""
+        return self._reached.is_set() and not self._resumed.is_set()
+
     def _hold(self, around: Callable[[], AbstractContextManager[None]]) -> None:
         with around():
             resumed = self._resumed.wait(HOLD_LIMIT_SECONDS)
@@ -82,6 +87,10 @@ class Pauses:
                 botocore.handlers.BUILTIN_HANDLERS.remove(handler)
         for pause in self._armed:
             pause.resume()
+
+    def holding(self) -> int:
+        with self._lock:
+            return sum(1 for pause in self._armed if pause.holding)
 
     def arm(self, pause: Pause) -> Pause:
         with self._lock:

@@ -107,6 +107,19 @@ class LambdaRuntime:
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.RLock()
         self.invoking = threading.local()
+        self._counts = threading.Lock()
+        self._started = 0  # invocations begun and not ended (waiting for the lock included)
+        self.held: Callable[[], int] = lambda: 0  # of those, how many a test holds (the engine's pauses)
+
+    def busy(self) -> bool:
+        """An invocation is running that no test holds: settle() waits for it. A Lambda outlives
+        its execution (StopExecution does not stop it), and what it does still counts."""
+        with self._counts:
+            return self._started > self.held()
+
+    def _count(self, started: int) -> None:
+        with self._counts:
+            self._started += started
 
     def invoke(self, ref: str, event: Any) -> Invocation:
         function = self.stack.function(ref)
@@ -114,6 +127,8 @@ class LambdaRuntime:
         started = time.perf_counter()
         # No stdout redirection: it is process-wide and Step Functions calls in from worker threads.
         # Powertools' Logger writes to `logs` (the engine points its handler there).
+        outer = getattr(self.invoking, "active", False)  # an invocation made from inside another
+        self._count(started=1)
         with self._lock, self.environment(function):
             self.invoking.active = True
             try:
@@ -134,7 +149,8 @@ class LambdaRuntime:
                     "stackTrace": traceback.format_exception(exc)[-6:],
                 }
             finally:
-                self.invoking.active = False
+                self.invoking.active = outer
+                self._count(started=-1)
         record.duration_ms = (time.perf_counter() - started) * 1000
         self.invocations.append(record)
         for listener in self.listeners:

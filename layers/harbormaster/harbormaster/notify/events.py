@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from harbormaster import clock
+from harbormaster.model import Model
 
 Severity = Literal["info", "success", "warning", "critical"]
 Route = Literal["critical", "deployments", "monitoring"]
 
 
-class ImageRef(BaseModel):
+class ImageRef(Model):
     model_config = ConfigDict(frozen=True)
 
     repository: str
@@ -27,7 +28,7 @@ class ImageRef(BaseModel):
         return f"{label} ({self.digest[:19]})"
 
 
-class HarbormasterEvent(BaseModel):
+class HarbormasterEvent(Model):
     """One structured event on the alert topic: `source: harbormaster`, a dotted `type`."""
 
     model_config = ConfigDict(extra="allow")

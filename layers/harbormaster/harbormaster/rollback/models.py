@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from harbormaster.model import Model
 
 
-class AlarmState(BaseModel):
+class AlarmState(Model):
     model_config = ConfigDict(extra="allow")
 
     value: str
@@ -16,7 +18,7 @@ class AlarmState(BaseModel):
     timestamp: str | None = None
 
 
-class AlarmDetail(BaseModel):
+class AlarmDetail(Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     alarm_name: str = Field(alias="alarmName")

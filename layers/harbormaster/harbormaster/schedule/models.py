@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from harbormaster.model import Model
 
 Kind = Literal["ecs", "asg", "ec2", "rds", "aurora"]
 Actual = Literal["running", "stopped", "transitioning"]
@@ -17,7 +19,7 @@ START_ORDER: tuple[Kind, ...] = ("rds", "aurora", "ec2", "asg", "ecs")
 DATABASES: frozenset[Kind] = frozenset({"rds", "aurora"})
 
 
-class Resource(BaseModel):
+class Resource(Model):
     """A tagged resource as found now. `capacity` is what a stop must save to restore exactly."""
 
     model_config = ConfigDict(frozen=True)
@@ -31,7 +33,7 @@ class Resource(BaseModel):
     instance_type: str | None = None
 
 
-class Outcome(BaseModel):
+class Outcome(Model):
     """One resource in one run: what was decided and done."""
 
     kind: Kind
@@ -44,7 +46,7 @@ class Outcome(BaseModel):
     dry_run: bool = False
 
 
-class RunInput(BaseModel):
+class RunInput(Model):
     """The reconciler's input: the scheduled run (EventBridge Scheduler fills `scheduled_time`) or a
     one-shot `{"action": "stop"|"start", "schedule": NAME}`."""
 
@@ -62,7 +64,7 @@ class RunInput(BaseModel):
         return self
 
 
-class RunReport(BaseModel):
+class RunReport(Model):
     at: datetime
     dry_run: bool
     outcomes: list[Outcome] = Field(default_factory=list)

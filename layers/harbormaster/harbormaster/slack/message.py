@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from harbormaster.model import Model
 
 # Slack's documented limits.
 MAX_BLOCKS = 50
@@ -26,7 +28,7 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class SlackMessage(BaseModel):
+class SlackMessage(Model):
     text: str
     attachments: list[dict[str, Any]]
     severity: str = Field(default="info", exclude=True)  # for routing; not part of the posted body

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from harbormaster.model import Model
 from harbormaster.state.status import ReleaseStatus
 from harbormaster.state.store import plain
 
 
-class _Record(BaseModel):
+class _Record(Model):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     @classmethod
