@@ -9,7 +9,7 @@ RUNTIME_PROVIDED := boto3 botocore s3transfer jmespath python-dateutil six urlli
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: lock demo test lint typecheck unit validate security build bench bench-deploy bench-ecs bench-rollback bench-slack diagram setup
+.PHONY: lock demo test lint typecheck unit validate security build bench-all bench-cold-start bench-deploy bench-ecs bench-rollback bench-slack diagram setup
 
 $(STAMP):
 	python3 -m venv $(VENV)
@@ -62,7 +62,11 @@ security: $(CHECKOV)  # cfn-lint runs in `validate` (sam validate --lint); skipp
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" sam build
 
-bench: $(STAMP) build
+# Every bench; writes bench/results.json and the README's measured figures (about 10 minutes).
+bench-all: $(STAMP) build
+	$(BIN)/python bench/all.py
+
+bench-cold-start: $(STAMP) build
 	$(BIN)/python bench/cold_start.py
 
 bench-deploy: $(STAMP)

@@ -60,7 +60,12 @@ TARGET_GROUPS = {
 }
 
 
-def run(runs: int, timing: dict[str, int], fleet: int = 4) -> tuple[list[float], list[float], list[float]]:
+def run(
+    runs: int, timing: dict[str, int], fleet: int = 4, during_deploy: bool = False
+) -> tuple[list[float], list[float], list[float]]:
+    """`during_deploy`: the alarm comes while the bad release is still rolling (held at its first
+    SendCommand), so the first action is StopExecution; otherwise inside the rollback window after
+    it finished, and the first action is the rollback's StartExecution."""
     config = Path(tempfile.mkdtemp()) / "harbormaster.yaml"
     config.write_text(CONFIG)
     first_action: list[float] = []
@@ -73,7 +78,10 @@ def run(runs: int, timing: dict[str, int], fleet: int = 4) -> tuple[list[float],
         original = botocore.client.BaseClient._make_api_call
         for n in range(runs):
             good, _ = engine.push_image("api", f"v{n + 2}")  # the known-good the next rollback returns to
-            engine.push_image("api", f"v{n + 2}-bad")
+            held = engine.pause("ssm", "SendCommand", when=lambda _: True) if during_deploy else None
+            engine.push_image("api", f"v{n + 2}-bad", wait=not during_deploy)
+            if held is not None:
+                held.wait_until_reached()
             seen: dict[str, float] = {}
 
             def timed(client: Any, operation: str, params: Any, seen: dict[str, float] = seen) -> Any:
@@ -83,8 +91,12 @@ def run(runs: int, timing: dict[str, int], fleet: int = 4) -> tuple[list[float],
 
             with mock.patch.object(botocore.client.BaseClient, "_make_api_call", timed):
                 started, virtual_start = time.perf_counter(), engine.clock.now
-                engine.send_event(alarm())
+                report = engine.send_event(alarm(), wait=held is None)
+                if held is not None:
+                    held.resume()
+                    engine.settle()
                 ended = time.perf_counter()
+                del report
                 virtual.append((engine.clock.now - virtual_start).total_seconds() / 60)
             assert set(engine.fleet.images[i] for i in engine.fleet.images if i in _members(group)) == {
                 f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/api@{good}"
@@ -103,15 +115,16 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     print(f"alarm-driven rollback of a 4-instance fleet (rollback batch 50%), {runs} runs each, side by side\n")
     print(
-        f"{'target group':<30}{'event → first action ms':>25}{'rollback wall s':>17}{'rollback virtual min':>22}"
-        "   (medians)"
+        f"{'target group, first action':<45}{'ms':>10}{'rollback wall s':>17}{'rollback virtual min':>22}   (medians)"
     )
     for label, timing in TARGET_GROUPS.items():
-        first, total, virtual = run(runs, timing)
-        print(
-            f"{label:<30}{statistics.median(first):>25.0f}{statistics.median(total):>17.2f}"
-            f"{statistics.median(virtual):>22.1f}"
-        )
+        for during in (False, True):
+            first, total, virtual = run(runs, timing, during_deploy=during)
+            path = "StopExecution" if during else "StartExecution"
+            print(
+                f"{label + ', ' + path:<45}{statistics.median(first):>10.0f}{statistics.median(total):>17.2f}"
+                f"{statistics.median(virtual):>22.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Slack alerts: render time per formatter (every shared sample, grouped by the formatter that
 handled it), end-to-end delivery of a burst through the local engine with Slack failing 30% of
-requests, and the forwarder's import time next to `import boto3`.
+requests (the forwarder's cold start is in bench/cold_start.py).
 
 Run: make bench-slack   (or: .venv/bin/python bench/slack.py [burst size])
 """
@@ -16,12 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import boto3
-from cold_start import ROOT, import_ms
 
 from harbormaster.local import LocalEngine
 from harbormaster.slack import render
 from harbormaster.slack.inputs import notifications
 
+ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "events"
 if not SAMPLES.exists():
     SAMPLES = ROOT / "tests" / "fixtures" / "shared-events"
@@ -100,10 +100,6 @@ def main() -> None:
     floor = requests / RATE
     print(f"\nburst of {size} alerts, Slack failing 30% of requests, {RATE:g} messages/s allowed per webhook:")
     print(f"  delivered {delivered} in {seconds:.1f} s ({requests} requests; the rate alone needs ≥ {floor:.1f} s)")
-    handler = ROOT / "functions" / "slack_forwarder"
-    boto3_ms = import_ms("import boto3", handler, "boto3")
-    forwarder_ms = import_ms("import app", handler, "app")
-    print(f"\ncold start: slack_forwarder imports in {forwarder_ms:.0f} ms; import boto3 alone {boto3_ms:.0f} ms")
 
 
 if __name__ == "__main__":
