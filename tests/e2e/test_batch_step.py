@@ -130,6 +130,7 @@ def test_a_failed_command_fails_a_rollout_batch_with_its_output(engine: LocalEng
     assert seen[-1] == "failed" and "registering" not in seen
     assert f"the deploy command on {instances[2]} ended Failed (exit 1)" in str(failed.note)
     assert "error pulling image" in str(failed.note)
+    assert "----------ERROR" not in str(failed.note)  # SSM's separator is not quoted, only the stderr after it
 
 
 def test_an_instance_stopped_before_its_command_is_skipped_and_the_rest_deploy(engine: LocalEngine) -> None:

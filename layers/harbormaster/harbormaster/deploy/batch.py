@@ -39,6 +39,7 @@ from harbormaster.state.ledger import Ledger
 from harbormaster.state.store import TABLE_ENV
 
 SEND_COMMAND_LIMIT = 50  # SendCommand's InstanceIds takes at most 50 ids
+SSM_ERROR_LINE = "----------ERROR-------"  # a plugin's Output: stdout, this line, then stderr
 _PENDING_COMMAND = {"Pending", "InProgress", "Delayed"}
 _GONE = {"shutting-down", "terminated", "stopping", "stopped", "gone"}
 _FINAL: set[MemberPhase] = {"skipped", "failed", "done"}
@@ -227,8 +228,8 @@ def _response_code(invocation: dict[str, Any]) -> int | None:
 
 def _command_failure(settings: BatchSettings, instance_id: str, invocation: dict[str, Any]) -> str:
     plugins = invocation.get("CommandPlugins") or [{}]
-    output = str(plugins[0].get("Output") or "")
-    tail = redact.last_lines(output, settings.log_lines_in_alerts)
+    stdout, _, stderr = str(plugins[0].get("Output") or "").partition(SSM_ERROR_LINE)
+    tail = redact.last_lines(stderr if stderr.strip() else stdout, settings.log_lines_in_alerts)
     return (
         f"the deploy command on {instance_id} ended {invocation['Status']} (exit {_response_code(invocation)}): {tail}"
     )
