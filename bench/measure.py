@@ -10,10 +10,11 @@ from unittest import mock
 
 import boto3
 import botocore.client
+from figures import PRICE_PER_TRANSITION
 
 from harbormaster.local import LocalEngine
 
-PRICE_PER_TRANSITION = 0.025 / 1000  # Step Functions standard workflows, USD
+__all__ = ["PRICE_PER_TRANSITION", "handler_api_calls", "history", "transitions"]
 
 
 @contextmanager
