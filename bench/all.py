@@ -43,8 +43,10 @@ def main() -> None:
     results["deploy"] = [_deploy(deploy.measure(size, alb)) for alb in deploy.TARGET_GROUPS for size in SIZES]
     results["scale"] = _deploy(deploy.measure(SCALE, "AWS default (300 s, 5x30 s)"))
     print("ECS deploys ...", flush=True)
-    results["ecs"] = [_ecs(ecs_deploy.measure(polls)) for polls in (1, 5, 20)] + [
-        _ecs(ecs_deploy.measure(1, failing=True))
+    results["ecs"] = [
+        *(_ecs(ecs_deploy.measure(minutes)) for minutes in ecs_deploy.DURATIONS),
+        _ecs(ecs_deploy.measure(ecs_deploy.DURATIONS[-1], events_lost=True)),
+        _ecs(ecs_deploy.measure(1, failing=True)),
     ]
     print("rollbacks ...", flush=True)
     results["rollback"] = {"runs": ROLLBACK_RUNS, "rows": _rollbacks()}
@@ -61,7 +63,7 @@ def _deploy(measured: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ecs(measured: dict[str, Any]) -> dict[str, Any]:
-    return {key: measured[key] for key in ("case", "polls", "transitions", "invocations", "api_calls")}
+    return {key: measured[key] for key in ("case", "minutes", "transitions", "invocations", "api_calls")}
 
 
 def _rollbacks() -> list[dict[str, Any]]:

@@ -1,12 +1,12 @@
 """What one ECS deploy costs: Step Functions state transitions, Lambda invocations and AWS API
-calls, by how many polls the deployment takes to reach COMPLETED (its duration ÷ poll_seconds),
-and for a deployment the circuit breaker fails and rolls back.
+calls, by how long the deployment takes to end (on the engine's virtual clock), when its end is
+announced by ECS's event and when the event is lost (then the fallback looks every 5 minutes find
+it), and for a deployment the circuit breaker fails and rolls back.
 
-The cost is one loop of the ECS step per poll, so it grows with the deployment's duration over
-`rollout.poll_seconds`, not with the number of tasks. Waits are 0 s, so the wall time is pure
-orchestration. Counting as in bench/deploy.py.
+The execution parks on a task token while the deployment runs (no polling), so an announced end
+costs the same transitions whatever the duration. Counting as in bench/deploy.py.
 
-Run: make bench-ecs   (or: .venv/bin/python bench/ecs_deploy.py [polls...])
+Run: make bench-ecs   (or: .venv/bin/python bench/ecs_deploy.py [minutes...])
 """
 
 from __future__ import annotations
@@ -26,21 +26,23 @@ environments:
   web:
     repository: web
     tags: ["main-*"]
-    target: {type: ecs, cluster: shop, service: web, container: web}
+    target: {type: ecs, cluster: shop, service: web, container: web, deployment_timeout_seconds: 7200}
     rollout: {poll_seconds: 0}
 slack:
   routes: {deployments: {webhook_secret: bench/slack}}
   default_route: deployments
 """
 BAD = "sha256:" + "b" * 64
+DURATIONS = (1, 10, 60)  # minutes
 
 
-def measure(polls: int, failing: bool = False) -> dict[str, Any]:
+def measure(minutes: int, failing: bool = False, events_lost: bool = False) -> dict[str, Any]:
     config = Path(tempfile.mkdtemp()) / "harbormaster.yaml"
     config.write_text(CONFIG)
     with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
         engine.fleet.ecs.service("shop", "web", "web:bootstrap", desired=4, environment="web")
-        engine.fleet.ecs.polls = polls
+        engine.fleet.ecs.rollout_seconds = minutes * 60
+        engine.fleet.ecs.lose_events = events_lost
         if failing:
             engine.fleet.bad_image(f"123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/web@{BAD}")
         first = len(engine.runtime.invocations)
@@ -50,9 +52,10 @@ def measure(polls: int, failing: bool = False) -> dict[str, Any]:
             wall = time.perf_counter() - started
         [execution] = report.executions
         assert execution.status == ("FAILED" if failing else "SUCCEEDED"), execution
+        case = "circuit breaker fails" if failing else "completes, event lost" if events_lost else "completes"
         return {
-            "case": "circuit breaker fails" if failing else "completes",
-            "polls": polls,
+            "case": case,
+            "minutes": minutes,
             "transitions": transitions(execution.arn),
             "invocations": len(engine.runtime.invocations) - first,
             "api_calls": sum(calls.values()),
@@ -62,19 +65,20 @@ def measure(polls: int, failing: bool = False) -> dict[str, Any]:
 
 
 def main() -> None:
-    polls = [int(a) for a in sys.argv[1:]] or [1, 5, 20]
-    results = [measure(n) for n in polls] + [measure(polls[0], failing=True)]
-    print("one ECS deploy (service of 4 tasks), all waits 0 s; polls = DescribeServices until rolloutState")
-    print("is final, i.e. the deployment's duration / rollout.poll_seconds\n")
-    print(f"{'case':<24}{'polls':>6}{'transitions':>12}{'λ calls':>9}{'API calls':>10}{'wall s':>8}{'cost $':>10}")
+    durations = [int(a) for a in sys.argv[1:]] or list(DURATIONS)
+    results = [
+        *(measure(m) for m in durations),
+        measure(durations[-1], events_lost=True),
+        measure(durations[0], failing=True),
+    ]
+    print("one ECS deploy (service of 4 tasks); minutes = the deployment's duration on the virtual clock\n")
+    print(f"{'case':<24}{'minutes':>8}{'transitions':>12}{'λ calls':>9}{'API calls':>10}{'wall s':>8}{'cost $':>10}")
     for r in results:
         print(
-            f"{r['case']:<24}{r['polls']:>6}{r['transitions']:>12}{r['invocations']:>9}{r['api_calls']:>10}"
+            f"{r['case']:<24}{r['minutes']:>8}{r['transitions']:>12}{r['invocations']:>9}{r['api_calls']:>10}"
             f"{r['wall']:>8.2f}{r['transitions'] * PRICE_PER_TRANSITION:>10.5f}"
         )
-    slope = (results[len(polls) - 1]["transitions"] - results[0]["transitions"]) / max(1, polls[-1] - polls[0])
-    print(f"\neach extra poll costs {slope:.1f} transitions")
-    print(f"\nAPI calls by operation made by the handlers ({polls[0]} poll, completes):")
+    print(f"\nAPI calls by operation made by the handlers ({durations[0]} minute, completes):")
     for operation, count in sorted(results[0]["by_operation"].items(), key=lambda item: -item[1]):
         print(f"  {operation:<48}{count:>6}")
 

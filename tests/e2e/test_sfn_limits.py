@@ -114,3 +114,40 @@ def test_a_closed_executions_name_is_taken_for_90_days(engine: LocalEngine) -> N
     engine.clock.advance(timedelta(days=2))
     again = sfn.start_execution(stateMachineArn=arn, name="api-dev-release-1")["executionArn"]
     assert finished(again)["status"] == "SUCCEEDED"
+
+
+def test_a_task_token_is_answered_once(engine: LocalEngine) -> None:
+    """A second SendTaskSuccess (or a failure after a success) on the same token is TaskTimedOut:
+    the task is closed. moto let the second answer overwrite the first."""
+    wake = engine.stack.function("WakeFunction").arn  # any function: its answer is not the task's
+    arn = machine(
+        "answered-once",
+        {
+            "StartAt": "Park",
+            "States": {
+                "Park": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": wake, "Payload": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": 3600,
+                    "End": True,
+                }
+            },
+        },
+    )
+    sfn = boto3.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    wait_for(lambda: _events(execution)[-1]["type"] == "TaskSubmitted", 60, "the task to wait on its token")
+    [scheduled] = [e for e in _events(execution) if e["type"] == "TaskScheduled"]
+    token = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])["Payload"]["token"]
+
+    sfn.send_task_success(taskToken=token, output='{"first": true}')
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_success(taskToken=token, output='{"second": true}')
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_failure(taskToken=token, error="Late")
+    assert json.loads(finished(execution)["output"]) == {"first": True}
+
+
+def _events(execution_arn: str) -> list[dict[str, Any]]:
+    return list(boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"])

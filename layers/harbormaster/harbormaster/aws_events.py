@@ -24,3 +24,18 @@ class EcrImageActionEvent(EventBridgeModel):
     """`ECR Image Action` from `aws.ecr` (push, delete; success or failure)."""
 
     detail: EcrImageActionDetail
+
+
+class EcsDeploymentDetail(Model):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    event_type: str = Field(alias="eventType")
+    event_name: str = Field(alias="eventName", min_length=1)
+    deployment_id: str = Field(alias="deploymentId", min_length=1)
+    reason: str = ""
+
+
+class EcsDeploymentStateChange(EventBridgeModel):
+    """`ECS Deployment State Change` from `aws.ecs`: `resources` holds the service's ARN."""
+
+    detail: EcsDeploymentDetail

@@ -3,6 +3,13 @@
     start ─register revision (or reuse a known-good one), UpdateService→ rolling ─COMPLETED→ done
                                                                          └─FAILED / deadline→ failed
 
+While rolling, the execution does not poll: it parks on a task token (`park`) until ECS announces
+the deployment's end (`ECS Deployment State Change`, handled by `deploy.wake`), then takes one more
+step to read the outcome. Should the event be lost, the park's timeout (`wait_seconds`) looks
+anyway: FALLBACK_SECONDS after the update, then twice as long each time, never past the deadline.
+So a deployment costs the same transitions whatever its duration, but for a look every doubling
+(none before 10 minutes, two in an hour).
+
 Fenced by the environment's desired release (`state.fence`): a step acts only while its release
 holds the environment, and checks again after UpdateService. A step that finds it lost the
 environment meanwhile is `superseded`: it puts back the revision it replaced and changes nothing
@@ -25,8 +32,12 @@ from harbormaster.clients import client
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.models import ServiceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG
+from harbormaster.deploy.wake import wake_one
 from harbormaster.state.fence import Fence
 from harbormaster.state.ledger import Ledger
+from harbormaster.state.waiting import Waiting
+
+FALLBACK_SECONDS = 600  # the first look at a deployment whose end no event announced
 
 # Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back unchanged.
 _REGISTERABLE = (
@@ -119,8 +130,9 @@ def _start(task: ServiceTask, now: datetime) -> ServiceTask:
             "task_definition_arn": target,
             "previous_task_definition_arn": task.previous_task_definition_arn or running,
             "deployment_id": _primary(updated).get("id"),
-            "wait_seconds": task.poll_seconds,
+            "service_arn": updated.get("serviceArn"),
             "deadline": now + timedelta(seconds=task.timeout_seconds),
+            "wait_seconds": _fallback(task, now + timedelta(seconds=task.timeout_seconds), now, 0),
         }
     )
 
@@ -157,7 +169,36 @@ def _rolling(task: ServiceTask, now: datetime) -> ServiceTask:
         return _finish(
             task, "failed", f"the ECS deployment was not COMPLETED within {task.timeout_seconds}s (state {state})"
         )
-    return task.model_copy(update={"wait_seconds": task.poll_seconds})
+    return task.model_copy(update={"wait_seconds": _fallback(task, task.deadline, now, task.wait_seconds)})
+
+
+def park(task: ServiceTask, token: str, now: datetime | None = None) -> str:
+    """Keep `token` for the service's next deployment event, then look once: a deployment that
+    ended before the token was kept announced it to nobody, so this step wakes the execution
+    itself. Returns what happened (`parked`, `woken`, or `claimed`: the event's handler was first)."""
+    moment = now or clock.now()
+    if task.phase != "rolling" or not task.service_arn:
+        raise DeployError(f"only a rolling deployment parks (phase {task.phase}, service {task.service_arn})")
+    waiting = Waiting()
+    parked = waiting.park(task.service_arn, task.release_id, token, moment, until=task.deadline or moment)
+    if _still_rolling(task):
+        return "parked"
+    return "woken" if wake_one(parked, "already over", waiting) else "claimed"
+
+
+def _still_rolling(task: ServiceTask) -> bool:
+    """The deployment is ours, primary and IN_PROGRESS: nothing for the next step to act on yet."""
+    service = describe_service(task.cluster, task.service)
+    primary = _primary(service)
+    return primary.get("id") == task.deployment_id and primary.get("rolloutState") == "IN_PROGRESS"
+
+
+def _fallback(task: ServiceTask, deadline: datetime | None, now: datetime, previous: int) -> int:
+    """Seconds to wait for an event before looking anyway: FALLBACK_SECONDS (or `poll_seconds` if
+    longer), then twice the previous wait; never past the deadline, at least 1 (Step Functions'
+    smallest task timeout)."""
+    remaining = int(((deadline or now) - now).total_seconds())
+    return max(1, min(max(FALLBACK_SECONDS, task.poll_seconds, 2 * previous), remaining))
 
 
 def _register_revision(running: str, container: str, image_uri: str) -> str:

@@ -117,10 +117,11 @@ class ServiceTask(Model):
     task_definition_arn: str | None = None
     previous_task_definition_arn: str | None = None
     deployment_id: str | None = None
+    service_arn: str | None = Field(default=None, description="as the service's deployment events name it")
     timeout_seconds: int
     poll_seconds: int
     phase: ServicePhase = "start"
-    wait_seconds: int = 0
+    wait_seconds: int = Field(default=0, description="while rolling: how long to wait for an event before looking")
     deadline: datetime | None = None
     note: str | None = None
     record_touch: bool = True

@@ -2,18 +2,23 @@
 
 moto keeps clusters, task definitions and services, but its UpdateService only swaps the task
 definition: no new deployment, no rolloutState, no circuit breaker. This module adds what ECS
-does: UpdateService with a new revision starts a PRIMARY deployment IN_PROGRESS; after
-`polls` DescribeServices it is COMPLETED (never, if an image is stalled), or FAILED if a
+does: UpdateService with a new revision starts a PRIMARY deployment IN_PROGRESS; `rollout_seconds`
+later on the engine's clock it is COMPLETED (never, if an image is stalled), or FAILED if a
 container image is bad (the fleet's `bad_image` fault) — and with the circuit breaker's rollback
 on, ECS puts the service back on the last completed revision by itself. A service at desired
 count 0 completes with no tasks.
+
+Each change of state is announced as ECS announces it, an `ECS Deployment State Change` event
+(SERVICE_DEPLOYMENT_IN_PROGRESS / _COMPLETED / _FAILED), left in `outbox` for the engine to put on
+its bus. The deployment ends at its time whether anyone looks (a timer) or not (DescribeServices
+after that time sees it ended).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 from uuid import uuid4
@@ -24,6 +29,7 @@ from harbormaster import clock
 
 if TYPE_CHECKING:
     from harbormaster.local.fleet import Faults
+    from harbormaster.local.timers import Timers
 
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
@@ -31,18 +37,22 @@ CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start.
 @dataclass
 class _Rolling:
     deployment: dict[str, Any]
-    polls: int
+    due: datetime
     previous: str | None
     rollback: bool
+    backend: Any = field(repr=False)
 
 
 class EcsServices:
-    def __init__(self, faults: Faults, region: str, polls: int = 2) -> None:
+    def __init__(self, faults: Faults, region: str, rollout_seconds: int = 30) -> None:
         self.faults = faults
         self.region = region
-        self.polls = polls
+        self.rollout_seconds = rollout_seconds  # how long a deployment takes to end, on the engine's clock
+        self.timers: Timers | None = None  # the engine's: ends each deployment at its time
         self.stalled_images: set[str] = set()
         self.history: list[tuple[str, str, str]] = []  # (service, task definition, COMPLETED|FAILED|ROLLED_BACK)
+        self.outbox: list[dict[str, Any]] = []  # events announced, for the engine's bus
+        self.lose_events = False  # a test's lost events: announced to nobody
         self._rolling: dict[str, _Rolling] = {}  # cluster:service → the deployment in progress
         self._lock = threading.RLock()
         self._ecs: Any = boto3.client("ecs", region_name=region)
@@ -115,13 +125,14 @@ class EcsServices:
             if wanted:
                 service.task_definition = backend.describe_task_definition(wanted).arn
                 if service.task_definition != before:
-                    simulator._start(service, key, before, bool(breaker.get("enable") and breaker.get("rollback")))
+                    rollback = bool(breaker.get("enable") and breaker.get("rollback"))
+                    simulator._start(backend, service, key, before, rollback)
             return service
 
         def describe_services(backend: Any, cluster_str: str, names: list[str]) -> Any:
             cluster = backend._get_cluster(cluster_str).name
             for name in names:
-                simulator._advance(backend, f"{cluster}:{name.split('/')[-1]}")
+                simulator._advance(f"{cluster}:{name.split('/')[-1]}")
             return original_describe(backend, cluster_str, names)
 
         return [
@@ -129,10 +140,10 @@ class EcsServices:
             mock.patch.object(EC2ContainerServiceBackend, "describe_services", describe_services),
         ]
 
-    def _start(self, service: Any, key: str, previous: str | None, rollback: bool) -> None:
+    def _start(self, backend: Any, service: Any, key: str, previous: str | None, rollback: bool) -> None:
         now = clock.now()
         deployment = {
-            "id": f"ecs-svc/{uuid4().int % 10**19}",
+            "id": _deployment_id(),
             "status": "PRIMARY",
             "taskDefinition": service.task_definition,
             "desiredCount": service.desired_count,
@@ -149,20 +160,25 @@ class EcsServices:
             for older in service.deployments:
                 older["status"] = "ACTIVE"
             service.deployments.insert(0, deployment)
-            self._rolling[key] = _Rolling(deployment, self.polls, previous, rollback)
+            due = now + timedelta(seconds=self.rollout_seconds)
+            self._rolling[key] = _Rolling(deployment, due, previous, rollback, backend)
+            self._announce(service, deployment, "SERVICE_DEPLOYMENT_IN_PROGRESS")
+        if self.timers is not None:
+            self.timers.at(due, lambda: self._advance(key))
 
-    def _advance(self, backend: Any, key: str) -> None:
+    def _advance(self, key: str) -> None:
+        """End the deployment of `key` if its time has come (and its image is not stalled)."""
         with self._lock:
             rolling = self._rolling.get(key)
-            if rolling is None:
+            if rolling is None or rolling.deployment["status"] != "PRIMARY":
                 return
-            rolling.polls -= 1
-            if rolling.polls > 0 or self._uses(backend, rolling.deployment["taskDefinition"], self.stalled_images):
+            backend = rolling.backend
+            now = clock.now()
+            if now < rolling.due or self._uses(backend, rolling.deployment["taskDefinition"], self.stalled_images):
                 return
             del self._rolling[key]
             service = backend.services[key]
             deployment = rolling.deployment
-            now = clock.now()
             if service.desired_count > 0 and self._uses(backend, deployment["taskDefinition"], self.faults.bad_images):
                 deployment.update(
                     rolloutState="FAILED",
@@ -172,13 +188,17 @@ class EcsServices:
                     updatedAt=now,
                 )
                 self.history.append((service.name, deployment["taskDefinition"], "FAILED"))
+                self._announce(service, deployment, "SERVICE_DEPLOYMENT_FAILED")
                 if rolling.rollback and rolling.previous:
                     # The circuit breaker's rollback: a new deployment of the last completed revision.
                     deployment["status"] = "INACTIVE"
                     service.task_definition = rolling.previous
-                    service.deployments = [_completed(rolling.previous, service, now)]
+                    restored = _completed(rolling.previous, service, now)
+                    service.deployments = [restored]
                     service.events.insert(0, {"id": str(uuid4()), "createdAt": now, "message": _rolled_back(service)})
                     self.history.append((service.name, rolling.previous, "ROLLED_BACK"))
+                    self._announce(service, restored, "SERVICE_DEPLOYMENT_IN_PROGRESS", _rolling_back(restored))
+                    self._announce(service, restored, "SERVICE_DEPLOYMENT_COMPLETED")
                 return
             deployment.update(
                 rolloutState="COMPLETED",
@@ -190,6 +210,38 @@ class EcsServices:
             service.deployments = [deployment]
             service.running_count = service.desired_count
             self.history.append((service.name, deployment["taskDefinition"], "COMPLETED"))
+            self._announce(service, deployment, "SERVICE_DEPLOYMENT_COMPLETED")
+
+    def _announce(self, service: Any, deployment: dict[str, Any], name: str, reason: str | None = None) -> None:
+        """The `ECS Deployment State Change` event ECS sends (see the samples in
+        tests/fixtures/shared-events/aws/ecs-deployment-state-change-*.json)."""
+        if self.lose_events:
+            return
+        default = {
+            "SERVICE_DEPLOYMENT_IN_PROGRESS": f"ECS deployment {deployment['id']} in progress.",
+            "SERVICE_DEPLOYMENT_COMPLETED": f"ECS deployment {deployment['id']} completed.",
+            "SERVICE_DEPLOYMENT_FAILED": str(deployment.get("rolloutStateReason")),
+        }
+        self.outbox.append(
+            {
+                "source": "aws.ecs",
+                "detail-type": "ECS Deployment State Change",
+                "resources": [service.arn],
+                "detail": {
+                    "eventType": "ERROR" if name == "SERVICE_DEPLOYMENT_FAILED" else "INFO",
+                    "eventName": name,
+                    "deploymentId": deployment["id"],
+                    "updatedAt": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "reason": reason or default[name],
+                },
+            }
+        )
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """The events announced since the last call (the engine puts them on its bus)."""
+        with self._lock:
+            events, self.outbox = self.outbox, []
+            return events
 
     @staticmethod
     def _uses(backend: Any, task_definition: str, images: set[str]) -> bool:
@@ -197,9 +249,17 @@ class EcsServices:
         return any(c.get("image") in images for c in definition.container_definitions)
 
 
+def _deployment_id() -> str:
+    return f"ecs-svc/{uuid4().int % 10**19}"
+
+
+def _rolling_back(restored: dict[str, Any]) -> str:
+    return f"ECS deployment circuit breaker: rolling back to deploymentId {restored['id']}."
+
+
 def _completed(task_definition: str, service: Any, now: datetime) -> dict[str, Any]:
     return {
-        "id": f"ecs-svc/{uuid4().int % 10**19}",
+        "id": _deployment_id(),
         "status": "PRIMARY",
         "taskDefinition": task_definition,
         "desiredCount": service.desired_count,

@@ -41,6 +41,7 @@ from harbormaster.local.pauses import Pause, Pauses
 from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture, StdoutRouter
 from harbormaster.local.slack_sink import SinkRequest, SlackSink
 from harbormaster.local.stack import ProvisionedStack, provision
+from harbormaster.local.timers import Timers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
@@ -132,6 +133,7 @@ class LocalEngine:
         self.slack = SlackSink(messages_per_second=slack_messages_per_second)
         self.logs = LogCapture(echo=echo_logs)
         self.clock = VirtualClock(start_time)
+        self.timers = Timers(self.clock)  # what falls due while every execution waits (local/timers.py)
         self.seed = seed
         self.slack_signing_secret = secrets.token_hex(16)  # the Slack app's, as the engine's Slack knows it
         self.parameters = parameters or {}  # template parameter overrides, e.g. {"ScheduleRate": "rate(1 hour)"}
@@ -165,7 +167,7 @@ class LocalEngine:
         mocker = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         mocker.start()
         self._patches.append(mocker)
-        self._patches.extend(virtual_time.install(self.clock))
+        self._patches.extend(virtual_time.install(self.clock, self.timers))
         rules = [*ssm_rules.patches(), *cloudwatch_rules.patches(), *sfn_rules.patches(), *self.scans.patches()]
         for patcher in rules:  # where AWS refuses, or behaves unlike, what moto does
             patcher.start()
@@ -187,6 +189,7 @@ class LocalEngine:
             self._capture_powertools_logs()
             self.bus = EventBus(self.runtime, REGION)
             self.fleet = Fleet(REGION).install()
+            self.fleet.ecs.timers = self.timers
             self._patches.append(self.fleet)
             self.slack.start()
             self._seed_slack_webhooks(config.slack.routes)
@@ -406,19 +409,31 @@ class LocalEngine:
         return made
 
     def settle(self, timeout: float = 120.0) -> None:
-        """Run until no execution is running and no mapped queue has a visible message."""
+        """Run until no execution is running and no mapped queue has a visible message. When
+        every running execution is parked on a task token, time passes: the clock moves to the
+        next timer (a deployment ending, a task's timeout) and fires it."""
         deadline = time.monotonic() + timeout
         while True:
             # Executions first: if none was running and then no queue held a message, nothing
             # can still produce one (handlers run synchronously inside the pump).
-            running = self._running_executions()
-            moved = self._pump_queues()
-            if not moved and not running and not self.runtime.busy():
-                return
+            running = self._running_execution_arns()
+            moved = self.deliver_announced() | self._pump_queues()
+            if not moved and not self.runtime.busy():
+                if not running:
+                    return
+                if self.timers.all_parked(running) and self.timers.fire_next():
+                    continue
             if time.monotonic() > deadline:
-                raise EngineTimeout(f"still running after {timeout:.0f}s: {running}")
+                raise EngineTimeout(f"still running after {timeout:.0f}s: {[a.rsplit(':', 1)[-1] for a in running]}")
             if not moved:
                 time.sleep(0.01)
+
+    def deliver_announced(self) -> bool:
+        """Put the events the simulated services announced on the bus; False if there were none."""
+        events = self.fleet.ecs.take_events()
+        for event in events:
+            self.bus.put(normalise(event, ACCOUNT, REGION))
+        return bool(events)
 
     def deliver_queued(self) -> None:
         """Run the SQS event source mappings until their queues are empty, without waiting for
@@ -461,9 +476,6 @@ class LocalEngine:
             error=described.get("error"),
             cause=described.get("cause"),
         )
-
-    def _running_executions(self) -> list[str]:
-        return [arn.rsplit(":", 1)[-1] for arn in self._running_execution_arns()]
 
     def _running_execution_arns(self) -> list[str]:
         sfn = self._aws("stepfunctions")

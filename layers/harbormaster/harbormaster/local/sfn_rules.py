@@ -13,6 +13,9 @@
   its worker thread next looks, which a Lambda still running delays). As in AWS, that Lambda runs
   to its end and its result is discarded; `lingering()` lists such executions so that the engine
   can let them finish before it shuts down.
+- A task token is answered once: SendTaskSuccess / SendTaskFailure on a token already answered, or
+  whose task timed out, is `TaskTimedOut` ("the task associated with the token has already been
+  closed"); moto let a second answer overwrite the first.
 """
 
 from __future__ import annotations
@@ -115,7 +118,27 @@ def patches() -> list[Any]:
         mock.patch.object(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect),
         _aborted_at_once(),
         mock.patch.object(StateMachine, "_handle_name_input_idempotency", name_taken),
+        _answered_once(),
     ]
+
+
+def _answered_once() -> Any:
+    from moto.stepfunctions.parser.api import TaskTimedOut
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+
+    original_notify = CallbackPoolManager.notify
+
+    def notify(pool: Any, callback_id: str, outcome: Any) -> bool:
+        endpoint = pool.get(callback_id)
+        # Set once the token is answered, or the task's wait ended (moto interrupts it on a timeout).
+        # (Raised here: moto's own TaskTimedOut path fails to build the error.)
+        if endpoint is not None and endpoint._notify_event.is_set():
+            raise TaskTimedOut(
+                "Task Timed Out: the task associated with the token has already been closed", "TaskTimedOut"
+            )
+        return bool(original_notify(pool, callback_id, outcome))
+
+    return mock.patch.object(CallbackPoolManager, "notify", notify)
 
 
 def _nested_error_names() -> list[Any]:
