@@ -5,6 +5,7 @@ race for one token; each interleaving is played deterministically."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -36,7 +37,9 @@ def _transitions(execution_arn: str) -> int:
 
 
 def _entered(execution_arn: str) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in _history(execution_arn) if e["type"].endswith("StateEntered")]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in _history(execution_arn) if e["type"].endswith("StateEntered")
+    ]
 
 
 def _deploy(world: EcsWorld, tag: str, minutes: float) -> tuple[str, int]:
@@ -125,7 +128,9 @@ def _end_deployment_and_announce(world: EcsWorld) -> None:
 
 
 def _park_outcomes(world: EcsWorld) -> list[str]:
-    parks = [i for i in world.engine.runtime.invocations if i.logical_id == "EcsStepFunction" and "task_token" in i.event]
+    parks = [
+        i for i in world.engine.runtime.invocations if i.logical_id == "EcsStepFunction" and "task_token" in i.event
+    ]
     return [str(i.response["parked"]) for i in parks]
 
 
@@ -134,5 +139,70 @@ def _sent_once(execution_arn: str) -> bool:
 
 
 def _parked_releases(world: EcsWorld) -> list[str]:
-    parks = [i for i in world.engine.runtime.invocations if i.logical_id == "EcsStepFunction" and "task_token" in i.event]
+    parks = [
+        i for i in world.engine.runtime.invocations if i.logical_id == "EcsStepFunction" and "task_token" in i.event
+    ]
     return [str(i.event["task"]["release_id"]) for i in parks]
+
+
+def test_a_late_or_repeated_event_and_a_stale_token_change_nothing(world: EcsWorld) -> None:
+    """EventBridge delivers at least once: the same event again finds no token. A token left by an
+    execution that is over (its item not yet swept by TTL) is claimed, refused by Step Functions
+    (InvalidToken / TaskTimedOut) and dropped, without failing the handler."""
+    from harbormaster.state.waiting import Waiting
+
+    arn, _ = _deploy(world, "main-1", minutes=1)
+    [wake] = [e for e in world.engine.runtime.invocations if e.logical_id == "WakeFunction"]
+    service_arn = next(iter(wake.response["woken"]))
+    waiting = Waiting()
+    waiting.park(service_arn, "stale-release", "an-old-token", world.engine.clock.now, world.engine.clock.now)
+
+    again = world.engine.invoke("WakeFunction", wake.event)
+
+    assert again.error is None and again.response["woken"] == {service_arn: []}
+    assert waiting.parked(service_arn) == []  # the stale item was claimed and dropped
+    assert [e["type"] for e in _history(arn)][-1] == "ExecutionSucceeded"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"detail-type": "ECS Deployment State Change", "source": "aws.ecs", "detail": {}},
+        {"detail-type": "ECS Deployment State Change", "source": "aws.ecs", "detail": {"eventName": ""}},
+        "not an event",
+    ],
+)
+def test_a_malformed_event_is_rejected_with_the_reason_and_wakes_nothing(world: EcsWorld, event: Any) -> None:
+    invocation = world.engine.invoke("WakeFunction", event)
+    assert invocation.error is None
+    assert invocation.response["rejected"] == "not a valid ECS Deployment State Change event"
+
+
+def test_the_simulated_service_announces_its_deployments_as_ecs_does(world: EcsWorld) -> None:
+    """Same keys and values as the samples from the ECS documentation, for a completed deployment
+    and one the circuit breaker failed and rolled back."""
+    samples = Path(__file__).parents[1] / "fixtures" / "shared-events" / "aws"
+    completed = json.loads((samples / "ecs-deployment-state-change-completed.json").read_text())
+    ecs = world.engine.fleet.ecs
+    _deploy(world, "main-1", minutes=1)
+    bad = "sha256:" + "b" * 64
+    world.engine.fleet.bad_image(world.image(bad))
+    world.engine.push_image(REPO, "main-2", digest=bad)
+    names = [e["detail"]["eventName"] for e in ecs.announced]
+    assert names == [
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "SERVICE_DEPLOYMENT_COMPLETED",  # main-1
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "SERVICE_DEPLOYMENT_FAILED",  # main-2: the circuit breaker
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        "SERVICE_DEPLOYMENT_COMPLETED",  # its rollback to main-1's revision
+    ]
+    for event in ecs.announced:
+        assert event.keys() <= completed.keys() and event["detail"].keys() == completed["detail"].keys()
+        assert event["resources"] == [world.service()["serviceArn"]]
+    failed = ecs.announced[3]["detail"]
+    assert (failed["eventType"], failed["reason"]) == (
+        "ERROR",
+        "ECS deployment circuit breaker: tasks failed to start.",
+    )
+    assert "rolling back to deploymentId" in ecs.announced[4]["detail"]["reason"]

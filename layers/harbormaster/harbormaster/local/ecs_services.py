@@ -51,7 +51,8 @@ class EcsServices:
         self.timers: Timers | None = None  # the engine's: ends each deployment at its time
         self.stalled_images: set[str] = set()
         self.history: list[tuple[str, str, str]] = []  # (service, task definition, COMPLETED|FAILED|ROLLED_BACK)
-        self.outbox: list[dict[str, Any]] = []  # events announced, for the engine's bus
+        self.announced: list[dict[str, Any]] = []  # every event announced, in order
+        self.outbox: list[dict[str, Any]] = []  # those not yet taken by the engine's bus
         self.lose_events = False  # a test's lost events: announced to nobody
         self._rolling: dict[str, _Rolling] = {}  # cluster:service → the deployment in progress
         self._lock = threading.RLock()
@@ -215,27 +216,26 @@ class EcsServices:
     def _announce(self, service: Any, deployment: dict[str, Any], name: str, reason: str | None = None) -> None:
         """The `ECS Deployment State Change` event ECS sends (see the samples in
         tests/fixtures/shared-events/aws/ecs-deployment-state-change-*.json)."""
-        if self.lose_events:
-            return
         default = {
             "SERVICE_DEPLOYMENT_IN_PROGRESS": f"ECS deployment {deployment['id']} in progress.",
             "SERVICE_DEPLOYMENT_COMPLETED": f"ECS deployment {deployment['id']} completed.",
             "SERVICE_DEPLOYMENT_FAILED": str(deployment.get("rolloutStateReason")),
         }
-        self.outbox.append(
-            {
-                "source": "aws.ecs",
-                "detail-type": "ECS Deployment State Change",
-                "resources": [service.arn],
-                "detail": {
-                    "eventType": "ERROR" if name == "SERVICE_DEPLOYMENT_FAILED" else "INFO",
-                    "eventName": name,
-                    "deploymentId": deployment["id"],
-                    "updatedAt": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "reason": reason or default[name],
-                },
-            }
-        )
+        event = {
+            "source": "aws.ecs",
+            "detail-type": "ECS Deployment State Change",
+            "resources": [service.arn],
+            "detail": {
+                "eventType": "ERROR" if name == "SERVICE_DEPLOYMENT_FAILED" else "INFO",
+                "eventName": name,
+                "deploymentId": deployment["id"],
+                "updatedAt": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "reason": reason or default[name],
+            },
+        }
+        self.announced.append(event)
+        if not self.lose_events:
+            self.outbox.append(event)
 
     def take_events(self) -> list[dict[str, Any]]:
         """The events announced since the last call (the engine puts them on its bus)."""
