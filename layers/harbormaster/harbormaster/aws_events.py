@@ -39,3 +39,18 @@ class EcsDeploymentStateChange(EventBridgeModel):
     """`ECS Deployment State Change` from `aws.ecs`: `resources` holds the service's ARN."""
 
     detail: EcsDeploymentDetail
+
+
+class SsmCommandDetail(Model):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    command_id: str = Field(alias="command-id", min_length=1)
+    status: str = Field(min_length=1)
+    instance_id: str | None = Field(default=None, alias="instance-id")
+
+
+class SsmCommandStatusChange(EventBridgeModel):
+    """`EC2 Command Status-change Notification` (the command as a whole) or `EC2 Command Invocation
+    Status-change Notification` (one instance's invocation), from `aws.ssm`."""
+
+    detail: SsmCommandDetail

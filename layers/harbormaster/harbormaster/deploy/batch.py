@@ -13,6 +13,11 @@ or after `HealthCheckIntervalSeconds x HealthyThresholdCount` for health; later 
 (doubling from `poll_seconds`, at most one health-check interval apart) and never pass the
 phase's deadline.
 
+While commands run, the batch does not poll: it parks on a task token (`park`) until Run Command
+announces that one of them ended (`EC2 Command Status-change Notification`, or an instance's
+invocation failing), handled by `deploy.wake`. A lost event costs one look after `wait_seconds`
+(COMMAND_FALLBACK_SECONDS, then doubling, never past the deadline).
+
 The command carries the release id: on the instance it runs only while that release is the
 environment's desired one (`state.fence`), so a step that checked its release a moment before a
 rollback cannot put its image back afterwards. A superseded batch leaves its instances to the
@@ -32,13 +37,17 @@ from botocore.exceptions import ClientError
 from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy import commands, redact
+from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.models import BatchSettings, BatchTask, Member, MemberPhase
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instance_facts, instance_states
+from harbormaster.deploy.wake import wake_one
 from harbormaster.state import fence, instances
 from harbormaster.state.ledger import Ledger
 from harbormaster.state.store import TABLE_ENV
+from harbormaster.state.waiting import Waiting
 
 SEND_COMMAND_LIMIT = 50  # SendCommand's InstanceIds takes at most 50 ids
+COMMAND_FALLBACK_SECONDS = 300  # the first look at commands whose end no event announced
 SSM_ERROR_LINE = "----------ERROR-------"  # a plugin's Output: stdout, this line, then stderr
 _PENDING_COMMAND = {"Pending", "InProgress", "Delayed"}
 _GONE = {"shutting-down", "terminated", "stopping", "stopped", "gone"}
@@ -102,9 +111,10 @@ def _draining(task: BatchTask, now: datetime) -> BatchTask:
         if not settings.keep_going:
             return _fail(task)
     command_ids = _send(task, _in(task, "out"))
-    return _next_phase(
+    commanding = _next_phase(
         task.model_copy(update={"command_ids": command_ids}), "commanding", 0, now, settings.command_timeout_seconds
     )
+    return _await(commanding, now, command_ids) if command_ids else commanding
 
 
 def _commanding(task: BatchTask, now: datetime) -> BatchTask:
@@ -131,7 +141,8 @@ def _commanding(task: BatchTask, now: datetime) -> BatchTask:
     pending = _in(task, "out")
     if pending:
         if not _past(task, now):
-            return _again(task, now)
+            running = sorted({inv["CommandId"] for i, inv in invocations.items() if i in pending})
+            return _await(task, now, running or task.command_ids)
         late = f"the deploy command did not finish in {settings.command_timeout_seconds}s"
         _move(task, pending, "failed", late)
         if not settings.keep_going:
@@ -173,6 +184,33 @@ def _registering(task: BatchTask, now: datetime) -> BatchTask:
         if not settings.keep_going:
             return _fail(task)
     return _final(task, "done", None)
+
+
+def park(task: BatchTask, token: str, now: datetime | None = None) -> str:
+    """Keep `token` for the end of any command the batch awaits, then look once: a command that
+    ended before the token was kept announced it to nobody, so this step wakes the execution
+    itself. Returns `parked`, `woken`, or `claimed` (an event's handler was first)."""
+    moment = now or clock.now()
+    if task.phase != "commanding" or not task.awaiting:
+        raise DeployError(f"only a batch awaiting commands parks (phase {task.phase}, awaiting {task.awaiting})")
+    waiting = Waiting()
+    until = task.deadline or moment
+    parked = [waiting.park(c, task.settings.release_id, token, moment, until) for c in task.awaiting]
+    ssm = client("ssm")
+    statuses = [ssm.list_commands(CommandId=c)["Commands"][0]["Status"] for c in task.awaiting]
+    if all(status in _PENDING_COMMAND for status in statuses):
+        return "parked"
+    return "woken" if any(wake_one(p, "already over", waiting) for p in parked) else "claimed"
+
+
+def _await(task: BatchTask, now: datetime, command_ids: list[str]) -> BatchTask:
+    """Park until one of `command_ids` ends; the park's timeout (a look without an event) starts
+    at COMMAND_FALLBACK_SECONDS (or `poll_seconds`), doubles, and never passes the deadline."""
+    previous = task.wait_seconds if task.awaiting else 0
+    wait = max(COMMAND_FALLBACK_SECONDS, task.settings.poll_seconds, 2 * previous)
+    if task.deadline is not None:
+        wait = min(wait, max(1, math.ceil((task.deadline - now).total_seconds())))
+    return task.model_copy(update={"awaiting": command_ids, "wait_seconds": wait, "looks": task.looks + 1})
 
 
 def _not_owner(settings: BatchSettings) -> str | None:
@@ -287,6 +325,7 @@ def _next_phase(task: BatchTask, phase: str, first_look: int, now: datetime, tim
         update={
             "phase": phase,
             "wait_seconds": max(first_look, task.settings.poll_seconds, 1),
+            "awaiting": [],
             "looks": 0,
             "deadline": now + timedelta(seconds=timeout),
         }
@@ -306,7 +345,7 @@ def _again(task: BatchTask, now: datetime) -> BatchTask:
 
 
 def _final(task: BatchTask, phase: str, note: str | None) -> BatchTask:
-    return task.model_copy(update={"phase": phase, "wait_seconds": 0, "note": note})
+    return task.model_copy(update={"phase": phase, "wait_seconds": 0, "awaiting": [], "note": note})
 
 
 def _fail(task: BatchTask, note: str | None = None) -> BatchTask:

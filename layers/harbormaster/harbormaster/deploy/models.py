@@ -94,6 +94,9 @@ class BatchTask(Model):
     phase: BatchPhase = "start"
     members: dict[str, Member] = Field(default_factory=dict)
     command_ids: list[str] = Field(default_factory=list)
+    awaiting: list[str] = Field(
+        default_factory=list, description="commands still running: the batch parks until one ends"
+    )
     wait_seconds: int = 0
     looks: int = Field(default=0, description="looks in this phase so far: the waits between them back off")
     deadline: datetime | None = None

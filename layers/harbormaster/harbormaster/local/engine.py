@@ -189,7 +189,7 @@ class LocalEngine:
             self._capture_powertools_logs()
             self.bus = EventBus(self.runtime, REGION)
             self.fleet = Fleet(REGION).install()
-            self.fleet.ecs.timers = self.timers
+            self.fleet.use_timers(self.timers)
             self._patches.append(self.fleet)
             self.slack.start()
             self._seed_slack_webhooks(config.slack.routes)
@@ -429,8 +429,8 @@ class LocalEngine:
                 time.sleep(0.01)
 
     def deliver_announced(self) -> bool:
-        """Put the events the simulated services announced on the bus; False if there were none."""
-        events = self.fleet.ecs.take_events()
+        """Put the events the simulated services (Run Command, ECS) announced on the bus; False if none."""
+        events = self.fleet.take_events()
         for event in events:
             self.bus.put(normalise(event, ACCOUNT, REGION))
         return bool(events)

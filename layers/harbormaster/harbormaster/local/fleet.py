@@ -24,7 +24,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import boto3
@@ -32,10 +32,14 @@ import botocore.session
 from botocore import xform_name
 
 from harbormaster import clock
-from harbormaster.local import instance_shell, ssm_agents, ssm_commands, ssm_rules
+from harbormaster.local import instance_shell, ssm_agents, ssm_commands, ssm_events, ssm_rules
 from harbormaster.local.ecs_services import EcsServices
 
+if TYPE_CHECKING:
+    from harbormaster.local.timers import Timers
+
 REGION = "ap-northeast-2"
+ACCOUNT = "123456789012"
 INSTANCE_CAPABILITIES = frozenset({"ssm-agent", *instance_shell.CAPABILITIES})
 _BACKENDS = {
     "elbv2": ("moto.elbv2.models", "ELBv2Backend"),
@@ -94,6 +98,22 @@ class Fleet:
         self._elbv2: Any = boto3.client("elbv2", region_name=region)
         self._dynamodb: Any = boto3.client("dynamodb", region_name=region)
         self.ecs = EcsServices(self.faults, region)
+        self.command_seconds = 0  # how long a deploy command runs, on the engine's clock (0: done at once)
+        self.announced: list[dict[str, Any]] = []  # Run Command's events (local/ssm_events.py), in order
+        self.lose_events = False  # a test's lost events: announced to nobody
+        self._outbox: list[dict[str, Any]] = []  # announced, not yet taken by the engine's bus
+        self._running: dict[str, tuple[datetime, Any]] = {}  # command id → (when it ends, the command)
+        self._timers: Timers | None = None
+
+    def use_timers(self, timers: Timers) -> None:
+        """The engine's timers: commands and ECS deployments end at their time on its clock."""
+        self._timers = self.ecs.timers = timers
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """What Run Command and ECS announced since the last call, for the engine's bus."""
+        with self._lock:
+            events, self._outbox = self._outbox, []
+        return [*events, *self.ecs.take_events()]
 
     # ------------------------------------------------------------------ building the world
     def target_group(
@@ -252,7 +272,10 @@ class Fleet:
                 command.instance_ids = wanted
                 command.invocations = [i for i in command.invocations if i["InstanceId"] in wanted]
                 command.target_count = command.completed_count = len(wanted)
-            fleet._run(command)
+            if fleet.command_seconds and command.document_name != "AWS-RunShellScript":
+                fleet._run_later(command)
+            else:
+                fleet._run(command)
             return command
 
         def health_for(group: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
@@ -285,7 +308,7 @@ class Fleet:
         ):
             patchers.append(mock.patch.object(owner, name, replacement))
         agents = ssm_agents.patches(lambda instance_id: fleet.has(instance_id, "ssm-agent"))
-        queue = ssm_commands.patches(self._cancelled)
+        queue = ssm_commands.patches(self._cancelled, before_read=self._end_due_commands)
         for patcher in [*patchers, *agents, *queue, *self.ecs.patches()]:
             patcher.start()
             self._patches.append(patcher)
@@ -296,7 +319,49 @@ class Fleet:
             patcher.stop()
         self._patches.clear()
 
+    def _run_later(self, command: Any) -> None:
+        """The agents run it now; its outcome shows `command_seconds` later (a timer, or the first
+        read of the command after that time)."""
+        for invocation in command.invocations:
+            invocation.update(_result("InProgress", -1, "", ""))
+        command.status = command.status_details = "InProgress"
+        ends = clock.now() + timedelta(seconds=self.command_seconds)
+        with self._lock:
+            self._running[command.command_id] = (ends, command)
+        if self._timers is not None:
+            self._timers.at(ends, self._end_due_commands)
+
+    def _end_due_commands(self) -> None:
+        now = clock.now()
+        with self._lock:
+            due = [c for ends, c in self._running.values() if ends <= now]
+            for command in due:
+                del self._running[command.command_id]
+        for command in due:
+            self._run(command)
+
     def _run(self, command: Any, only: str | None = None) -> None:
+        before = {i["InstanceId"]: i.get("Status") for i in command.invocations}
+        try:
+            self._run_invocations(command, only)
+        finally:
+            self._announce(command, before)
+
+    def _announce(self, command: Any, before: dict[str, Any]) -> None:
+        """Run Command's events for each invocation that ended just now, and for the command if it did."""
+        events = [
+            ssm_events.invocation_event(command, i["InstanceId"], i["Status"], ACCOUNT, self.region)
+            for i in command.invocations
+            if i["Status"] in ssm_events.FINAL and before.get(i["InstanceId"]) != i["Status"]
+        ]
+        if events and command.status in ssm_events.FINAL:
+            events.append(ssm_events.command_event(command, ACCOUNT, self.region))
+        with self._lock:
+            self.announced.extend(events)
+            if not self.lose_events:
+                self._outbox.extend(events)
+
+    def _run_invocations(self, command: Any, only: str | None) -> None:
         if command.document_name == "AWS-RunShellScript":
             self._run_shell(command)
             return
@@ -325,7 +390,11 @@ class Fleet:
             for instance_id in instance_ids:
                 queued = self._queued.get(instance_id, [])
                 self._queued[instance_id] = [c for c in queued if c is not command]
+            if all(i["Status"] not in ssm_commands.UNFINISHED for i in command.invocations):
+                self._running.pop(command.command_id, None)
         command.status = command.status_details = ssm_commands.overall(command.invocations)
+        before = {i["InstanceId"]: "Pending" if i["InstanceId"] in instance_ids else i["Status"] for i in command.invocations}
+        self._announce(command, before)
 
     def _run_shell(self, command: Any) -> None:
         """AWS-RunShellScript: the commands run under bash, with the instance's capabilities."""

@@ -26,8 +26,9 @@ OUTPUT_LIMIT = 2500
 PAGE_LIMIT = 50
 
 
-def patches(on_cancel: Callable[[Any, list[str]], None]) -> list[Any]:
-    """`on_cancel(command, instance ids)`: what the fleet drops from its delivery queue."""
+def patches(on_cancel: Callable[[Any, list[str]], None], before_read: Callable[[], None]) -> list[Any]:
+    """`on_cancel(command, instance ids)`: what the fleet drops from its delivery queue;
+    `before_read()`: the fleet ends the commands whose time has come before any is read."""
     from moto.core.responses import ActionResult
     from moto.ssm.exceptions import SSMException, ValidationException
     from moto.ssm.responses import SimpleSystemManagerResponse
@@ -35,6 +36,7 @@ def patches(on_cancel: Callable[[Any, list[str]], None]) -> list[Any]:
     original_list = SimpleSystemManagerResponse.list_commands
 
     def list_commands(response: Any) -> Any:
+        before_read()
         filters = response._get_param("Filters") or []
         wanted: dict[str, str] = {}
         for item in filters:
@@ -72,6 +74,7 @@ def patches(on_cancel: Callable[[Any, list[str]], None]) -> list[Any]:
         return ActionResult({})
 
     def list_command_invocations(response: Any) -> Any:
+        before_read()
         command_id, instance_id = response._get_param("CommandId"), response._get_param("InstanceId")
         limit = int(response._get_param("MaxResults") or PAGE_LIMIT)
         if not 1 <= limit <= PAGE_LIMIT:
