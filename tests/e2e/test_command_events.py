@@ -34,7 +34,9 @@ def _history(execution_arn: str) -> list[dict[str, Any]]:
 
 
 def _entered(execution_arn: str) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in _history(execution_arn) if e["type"].endswith("StateEntered")]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in _history(execution_arn) if e["type"].endswith("StateEntered")
+    ]
 
 
 def _wakes(world: World) -> list[Any]:

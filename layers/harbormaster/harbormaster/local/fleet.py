@@ -393,7 +393,9 @@ class Fleet:
             if all(i["Status"] not in ssm_commands.UNFINISHED for i in command.invocations):
                 self._running.pop(command.command_id, None)
         command.status = command.status_details = ssm_commands.overall(command.invocations)
-        before = {i["InstanceId"]: "Pending" if i["InstanceId"] in instance_ids else i["Status"] for i in command.invocations}
+        before = {
+            i["InstanceId"]: "Pending" if i["InstanceId"] in instance_ids else i["Status"] for i in command.invocations
+        }
         self._announce(command, before)
 
     def _run_shell(self, command: Any) -> None:

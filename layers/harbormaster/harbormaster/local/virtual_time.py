@@ -22,10 +22,10 @@ def install(virtual: VirtualClock, timers: Timers) -> list[Any]:
     """Patch moto's interpreter and point `harbormaster.clock` at `virtual` (task timeouts: at
     `timers`); returns the patchers (each has `stop()`)."""
     import botocore.endpoint
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
     def wait_interval(function: Any, env: Any, wait_seconds: int) -> None:

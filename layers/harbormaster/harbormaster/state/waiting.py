@@ -62,7 +62,10 @@ class Waiting(Store):
 
     def parked(self, subject: str) -> list[Parked]:
         """Every release parked on `subject` (read consistently: a token parked just now is seen)."""
-        query: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(f"{PARTITION}{subject}"), "ConsistentRead": True}
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(f"{PARTITION}{subject}"),
+            "ConsistentRead": True,
+        }
         found: list[Parked] = []
         while True:
             answer = self.table.query(**query)
