@@ -3,7 +3,8 @@ history events, Lambda invocations and AWS API calls per instance, orchestration
 batch, and the price of the transitions.
 
 Waits run on the engine's virtual clock with the target group's own timings (`poll_seconds` 5, the
-default), so the wall time is pure orchestration (moto's interpreter + the handlers in-process).
+default) and each deploy command takes COMMAND_SECONDS there (a batch parks until Run Command's
+event says its command ended), so the wall time is pure orchestration (moto's interpreter + the handlers in-process).
 Transitions and events come from the execution history; API calls from a botocore hook (client
 side, so retries count), counting only calls made by the handlers.
 
@@ -37,6 +38,7 @@ slack:
 
 # Target groups side by side: AWS's defaults, the seeds' (deregistration delay 30 s, a health check
 # every 30 s, healthy after 2), and the quickest one can be.
+COMMAND_SECONDS = 60  # a docker pull, a container start and its health check, on the virtual clock
 TARGET_GROUPS = {
     "AWS default (300 s, 5x30 s)": {"deregistration_delay": 300, "health_check_interval": 30, "healthy_threshold": 5},
     "seeds (30 s, 2x30 s)": {"deregistration_delay": 30, "health_check_interval": 30, "healthy_threshold": 2},
@@ -49,6 +51,7 @@ def measure(size: int, alb: str) -> dict[str, Any]:
     config.write_text(CONFIG)
     with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
         group = engine.fleet.target_group("api-tg", environment="api", **TARGET_GROUPS[alb])
+        engine.fleet.command_seconds = COMMAND_SECONDS
         virtual_start = engine.clock.now
         engine.fleet.launch(size, "v1", tags={"harbormaster:environment": "api"}, target_group=group)
         first = len(engine.runtime.invocations)

@@ -47,7 +47,8 @@ def render(results: dict[str, Any]) -> str:
         f"| {cold['layer_zipped_mb']} MB; {cold['replica_zipped_mb']} MB |",
         "",
         "**One EC2 deploy** (`bench/deploy.py`): batch 25%, min_healthy 50%, `poll_seconds` 5; waits on the "
-        "engine's virtual clock; SSM commands finish at once in the engine.",
+        "engine's virtual clock; each deploy command takes 60 s there, and a batch parks until Run Command's "
+        "event says its command ended.",
         "",
         "| target group | fleet | transitions | per instance | history events | Lambda calls | API calls "
         "per instance | s per batch (wall) | deploy (virtual) | cost |",
