@@ -187,7 +187,7 @@ def test_a_forward_step_that_outlived_its_failed_map_cannot_undo_the_revert(
         i.event
         for i in world.engine.runtime.invocations
         if i.logical_id == "BatchStepFunction"
-        and i.event["instance_ids"] == [first]
+        and i.event.get("instance_ids") == [first]
         and (i.response or {}).get("phase") == "commanding"
         and i.event["settings"]["image_uri"].endswith(V2)
     ]

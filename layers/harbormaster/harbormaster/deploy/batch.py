@@ -187,18 +187,21 @@ def _registering(task: BatchTask, now: datetime) -> BatchTask:
 
 
 def park(task: BatchTask, token: str, now: datetime | None = None) -> str:
-    """Keep `token` for the end of any command the batch awaits, then look once: a command that
-    ended before the token was kept announced it to nobody, so this step wakes the execution
-    itself. Returns `parked`, `woken`, or `claimed` (an event's handler was first)."""
+    """Keep `token` for the end of any command the batch awaits, then look once (the same
+    ListCommandInvocations as the step): an instance whose invocation ended before the token was
+    kept was announced to nobody, so this step wakes the execution itself. Returns `parked`,
+    `woken`, or `claimed` (an event's handler was first)."""
     moment = now or clock.now()
     if task.phase != "commanding" or not task.awaiting:
         raise DeployError(f"only a batch awaiting commands parks (phase {task.phase}, awaiting {task.awaiting})")
     waiting = Waiting()
     until = task.deadline or moment
     parked = [waiting.park(c, task.settings.release_id, token, moment, until) for c in task.awaiting]
-    ssm = client("ssm")
-    statuses = [ssm.list_commands(CommandId=c)["Commands"][0]["Status"] for c in task.awaiting]
-    if all(status in _PENDING_COMMAND for status in statuses):
+    out = set(_in(task, "out"))
+    progress = [
+        i for i in _invocations(task.awaiting) if i["InstanceId"] in out and i["Status"] not in _PENDING_COMMAND
+    ]
+    if not progress:  # nothing the next step could act on yet
         return "parked"
     return "woken" if any(wake_one(p, "already over", waiting) for p in parked) else "claimed"
 
