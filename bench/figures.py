@@ -65,7 +65,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         "**One ECS deploy** (`bench/ecs_deploy.py`): a service of 4 tasks; minutes = the deployment's duration "
         "on the virtual clock. The execution parks on a task token until ECS's `ECS Deployment State Change` "
-        "event; when the event is lost, a look every 5 minutes finds the end.",
+        "event; when the event is lost, the fallback looks (10 minutes after the update, then doubling) find the end.",
         "",
         "| case | minutes | transitions | Lambda calls | API calls by the handlers | cost |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
