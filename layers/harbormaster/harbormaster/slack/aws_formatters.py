@@ -13,10 +13,44 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from harbormaster.slack.message import MAX_SECTION_TEXT, SlackMessage, context, cut, escape, fields, header, section
+from harbormaster.slack.message import (
+    MAX_SECTION_TEXT,
+    SlackMessage,
+    code_block,
+    context,
+    cut,
+    escape,
+    fields,
+    header,
+    section,
+)
 
 Formatter = Callable[[dict[str, Any]], SlackMessage | None]
 _REGION = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-[a-z]+)+-\d):")
+
+
+def console(region: str | None, page: str) -> str | None:
+    """The console URL of `page` (`service/path`, optionally `#fragment`) in the region's partition:
+    aws (console.aws.amazon.com), aws-us-gov (console.amazonaws-us-gov.com), aws-cn (console.amazonaws.cn)."""
+    if not region or not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+        return None
+    if region.startswith("us-gov-"):
+        host = "console.amazonaws-us-gov.com"
+    elif region.startswith("cn-"):
+        host = "console.amazonaws.cn"
+    else:
+        host = f"{region}.console.aws.amazon.com"
+    path, _, fragment = page.partition("#")
+    return f"https://{host}/{path}?region={region}" + (f"#{fragment}" if fragment else "")
+
+
+def _link(label: str, url: str | None) -> tuple[str, str] | None:
+    return (label, url) if url else None
+
+
+def _part(value: Any) -> str:
+    """A value as one URL path segment."""
+    return quote(str(value or ""), safe="")
 
 
 def card(
@@ -45,7 +79,7 @@ def card(
 _STATE = {
     "ALARM": ("🔴", "critical", "ALARM"),
     "OK": ("✅", "success", "resolved (OK)"),
-    "INSUFFICIENT_DATA": ("⚪", "info", "insufficient data (resolved)"),
+    "INSUFFICIENT_DATA": ("⚪", "warning", "INSUFFICIENT_DATA (not enough data to evaluate)"),
 }
 
 
@@ -160,10 +194,8 @@ def _reason(reason: Any, description: Any) -> str | None:
 
 
 def _alarm_link(name: str, region: str | None) -> tuple[str, str] | None:
-    if not region:
-        return None
-    return "Open the alarm in the console", (
-        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(name, safe='')}"
+    return _link(
+        "Open the alarm in the console", console(region, f"cloudwatch/home#alarmsV2:alarm/{quote(name, safe='')}")
     )
 
 
@@ -182,12 +214,8 @@ def guardduty(event: dict[str, Any]) -> SlackMessage | None:
     region = event.get("region") or detail.get("region")
     resource = detail.get("resource") or {}
     instance = (resource.get("instanceDetails") or {}).get("instanceId")
-    link = None
-    if region and detail.get("id"):
-        link = (
-            "Open the finding",
-            f"https://console.aws.amazon.com/guardduty/home?region={region}#/findings?fId={detail['id']}",
-        )
+    finding = _part(detail.get("id"))
+    link = _link("Open the finding", console(region, f"guardduty/home#/findings?fId={finding}") if finding else None)
     return card(
         f"🛡️ GuardDuty: {detail.get('title') or detail['type']}",
         severity,
@@ -204,11 +232,38 @@ def guardduty(event: dict[str, Any]) -> SlackMessage | None:
     )
 
 
+def guardduty_malware_scan(event: dict[str, Any]) -> SlackMessage | None:
+    """`GuardDuty Malware Protection Object Scan Result`: an S3 object scanned on upload."""
+    detail = event.get("detail") or {}
+    if event.get("detail-type") != "GuardDuty Malware Protection Object Scan Result" or not isinstance(detail, dict):
+        return None
+    result = detail.get("scanResultDetails") or {}
+    verdict = str(result.get("scanResultStatus") or detail.get("scanStatus") or "?")
+    threats = ", ".join(str(t.get("name")) for t in (result.get("threats") or [])[:5] if isinstance(t, dict))
+    obj = detail.get("s3ObjectDetails") or {}
+    where = f"s3://{obj.get('bucketName', '?')}/{obj.get('objectKey', '?')}"
+    found = verdict == "THREATS_FOUND"
+    return card(
+        f"🦠 GuardDuty malware scan: {verdict}" + (f" ({threats})" if threats else ""),
+        "critical" if found else "warning" if verdict in {"FAILED", "UNSUPPORTED", "ACCESS_DENIED"} else "success",
+        [
+            ("Object", where),
+            ("Threats", threats),
+            ("Version", obj.get("versionId")),
+            ("Scan", detail.get("scanStatus")),
+            ("Account", event.get("account")),
+            ("Region", event.get("region")),
+        ],
+        link=_link("Open Malware Protection", console(event.get("region"), "guardduty/home#/malware-protection")),
+    )
+
+
 def security_hub(event: dict[str, Any]) -> SlackMessage | None:
     findings = (event.get("detail") or {}).get("findings")
     if not str(event.get("detail-type", "")).startswith("Security Hub Findings") or not isinstance(findings, list):
         return None
     labels = [_asff_label(f.get("Severity") or {}) for f in findings]
+    region = event.get("region") or (findings[0].get("Region") if findings else None)
     worst = max(labels, key=_SEVERITY_ORDER.index) if labels else "INFORMATIONAL"
     first = findings[0] if findings else {}
     resources = ", ".join(str(r.get("Id")) for f in findings[:5] for r in (f.get("Resources") or [])[:2])
@@ -220,11 +275,14 @@ def security_hub(event: dict[str, Any]) -> SlackMessage | None:
             ("Severity", worst),
             ("Product", first.get("ProductName") or first.get("ProductArn")),
             ("Account", first.get("AwsAccountId") or event.get("account")),
-            ("Region", event.get("region") or first.get("Region")),
+            ("Region", region),
             ("Resources", cut(resources, 500)),
             ("Generator", first.get("GeneratorId")),
         ],
         text=first.get("Description"),
+        link=_link(
+            "Open the findings", console(event.get("region") or first.get("Region"), "securityhub/home#/findings")
+        ),
     )
 
 
@@ -246,6 +304,7 @@ def inspector(event: dict[str, Any]) -> SlackMessage | None:
                 ("Region", event.get("region")),
             ],
             text=detail.get("description"),
+            link=_link("Open the findings", console(event.get("region"), "inspector/v2/home#/findings/all")),
         )
     if kind == "Inspector2 Scan":
         counts = detail.get("finding-severity-counts") or {}
@@ -259,6 +318,7 @@ def inspector(event: dict[str, Any]) -> SlackMessage | None:
                 ("Digest", detail.get("image-digest")),
                 ("Findings", ", ".join(f"{k} {v}" for k, v in counts.items())),
             ],
+            link=_link("Open the findings", console(event.get("region"), "inspector/v2/home#/findings/all")),
         )
     return None
 
@@ -301,6 +361,7 @@ def health(event: dict[str, Any]) -> SlackMessage | None:
             ("Affected", entities),
         ],
         text=descriptions[0].get("latestDescription") if descriptions else None,
+        link=_link("Open AWS Health", console(event.get("region"), "health/home#/account/dashboard/open-issues")),
     )
 
 
@@ -327,9 +388,11 @@ def ecs(event: dict[str, Any]) -> SlackMessage | None:
             text=detail.get("stoppedReason"),
         )
     name = str(detail.get("eventName", kind))
-    failed = "FAILED" in name or detail.get("eventType") == "ERROR"
+    reason = str(detail.get("reason") or "")
+    rolled_back = "circuit breaker" in reason.lower() and "rolling back" in reason.lower()
+    failed = "FAILED" in name or detail.get("eventType") == "ERROR" or rolled_back
     return card(
-        f"📦 {kind}: {name}",
+        f"📦 {kind}: {name}" + (" (circuit breaker rollback: the deployment failed)" if rolled_back else ""),
         "critical" if failed else "warning" if detail.get("eventType") == "WARN" else "info",
         [
             ("Service", resource),
@@ -339,7 +402,18 @@ def ecs(event: dict[str, Any]) -> SlackMessage | None:
             ("When", detail.get("updatedAt") or event.get("time")),
         ],
         text=detail.get("reason"),
+        link=_link("Open the service", _ecs_service_page(event)),
     )
+
+
+def _ecs_service_page(event: dict[str, Any]) -> str | None:
+    """The service's deployments page, from `arn:…:service/<cluster>/<service>`."""
+    for resource in event.get("resources") or []:
+        parts = str(resource).split(":service/", 1)
+        if len(parts) == 2 and parts[1].count("/") == 1:
+            cluster, service = (_part(p) for p in parts[1].split("/"))
+            return console(event.get("region"), f"ecs/v2/clusters/{cluster}/services/{service}/deployments")
+    return None
 
 
 def code_services(event: dict[str, Any]) -> SlackMessage | None:
@@ -351,6 +425,13 @@ def code_services(event: dict[str, Any]) -> SlackMessage | None:
             f"🏗️ CodeBuild {detail.get('project-name', '')}: {status}",
             _outcome(status),
             [("Build", str(detail.get("build-id", "")).rsplit("/", 1)[-1]), ("Region", event.get("region"))],
+            link=_link(
+                "Open the build history",
+                console(
+                    event.get("region"),
+                    f"codesuite/codebuild/projects/{_part(detail.get('project-name'))}/history",
+                ),
+            ),
         )
     if source == "aws.codepipeline":
         state = str(detail.get("state", "?"))
@@ -359,6 +440,13 @@ def code_services(event: dict[str, Any]) -> SlackMessage | None:
             f"🔀 CodePipeline {where}: {state}",
             _outcome(state),
             [("Execution", detail.get("execution-id")), ("Type", (detail.get("type") or {}).get("provider"))],
+            link=_link(
+                "Open the pipeline",
+                console(
+                    event.get("region"),
+                    f"codesuite/codepipeline/pipelines/{_part(detail.get('pipeline'))}/view",
+                ),
+            ),
         )
     if source == "aws.codedeploy":
         state = str(detail.get("state", "?"))
@@ -366,6 +454,13 @@ def code_services(event: dict[str, Any]) -> SlackMessage | None:
             f"🚚 CodeDeploy {detail.get('application', '')}/{detail.get('deploymentGroup', '')}: {state}",
             _outcome(state),
             [("Deployment", detail.get("deploymentId")), ("Region", event.get("region"))],
+            link=_link(
+                "Open the deployment",
+                console(
+                    event.get("region"),
+                    f"codesuite/codedeploy/deployments/{_part(detail.get('deploymentId'))}",
+                ),
+            ),
         )
     return None
 
@@ -398,6 +493,7 @@ def backup_event(event: dict[str, Any]) -> SlackMessage | None:
         _outcome(state),
         [("Resource", detail.get("resourceArn")), ("Job", detail.get("backupJobId")), ("Region", event.get("region"))],
         text=detail.get("statusMessage"),
+        link=_link("Open the backup jobs", console(event.get("region"), "backup/home#/jobs")),
     )
 
 
@@ -436,7 +532,6 @@ def eventbridge(event: dict[str, Any]) -> SlackMessage | None:
     if "detail-type" not in event or "detail" not in event:
         return None
     detail = json.dumps(event.get("detail"), indent=2, ensure_ascii=False, default=str)
-    body = cut(escape(detail), MAX_SECTION_TEXT - 10)
     message = card(
         f"📣 {event['detail-type']}",
         "info",
@@ -448,13 +543,14 @@ def eventbridge(event: dict[str, Any]) -> SlackMessage | None:
             ("Resources", cut(", ".join(map(str, event.get("resources") or [])), 500)),
         ],
     )
-    message.attachments[0]["blocks"].append(section(f"```\n{body}\n```"))
+    message.attachments[0]["blocks"].append(section(code_block(detail)))
     return message
 
 
 EVENT_FORMATTERS: tuple[Formatter, ...] = (
     cloudwatch_alarm_event,
     guardduty,
+    guardduty_malware_scan,
     security_hub,
     inspector,
     health,

@@ -11,8 +11,8 @@ from harbormaster.notify.events import HarbormasterEvent
 from harbormaster.observability import logger
 from harbormaster.slack.aws_formatters import EVENT_FORMATTERS, MESSAGE_FORMATTERS, text_notification
 from harbormaster.slack.message import (
-    MAX_SECTION_TEXT,
     SlackMessage,
+    code_block,
     context,
     cut,
     escape,
@@ -176,10 +176,24 @@ def schedule_summary(event: HarbormasterEvent) -> SlackMessage:
 
 
 def generic(subject: str | None, message: str, payload: Any) -> SlackMessage:
-    """Anything else: the subject, and the message as pretty JSON or as text, cut cleanly."""
-    title = subject or (payload.get("detail-type") if isinstance(payload, dict) else None) or "Notification"
+    """Anything else: a title (the subject, else one read from the content), and the message as
+    pretty JSON or as text, in a code block cut cleanly."""
+    title = subject or _title_of(message, payload)
     shown = json.dumps(payload, indent=2, ensure_ascii=False) if payload is not None else message
-    fence = "```"
-    body = cut(escape(shown), MAX_SECTION_TEXT - 2 * len(fence) - 2)
-    blocks = [header(str(title)), section(f"{fence}\n{body}\n{fence}")]
+    blocks = [header(str(title)), section(code_block(shown))]
     return SlackMessage.build(cut(str(title), 150), "info", blocks)
+
+
+def _title_of(message: str, payload: Any) -> str:
+    """A header for a message without a subject: its detail-type, else what the JSON says it is
+    (its source, event name or type, else its first keys), else the text's first line."""
+    if isinstance(payload, dict):
+        for key in ("detail-type", "eventName", "EventName", "eventType", "Type", "source", "eventSource"):
+            if isinstance(payload.get(key), str) and payload[key].strip():
+                return str(payload[key]).strip()
+        keys = ", ".join(list(payload)[:3])
+        return f"JSON message ({keys})" if keys else "Empty JSON message"
+    if isinstance(payload, list):
+        return f"JSON list of {len(payload)}"
+    first = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    return cut(first, 80) if first else "Notification"

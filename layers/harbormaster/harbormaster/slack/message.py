@@ -23,6 +23,16 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+FENCE = "```"
+_BROKEN_FENCE = "`\u200b`\u200b`"  # three backticks a zero-width space apart: shown alike, closes nothing
+
+
+def code_block(text: str, limit: int = MAX_SECTION_TEXT) -> str:
+    """`text` escaped inside a ``` block; a ``` in the text cannot end the block early."""
+    body = escape(text).replace(FENCE, _BROKEN_FENCE)
+    return f"{FENCE}\n{cut(body, limit - 2 * len(FENCE) - 2)}\n{FENCE}"
+
+
 def cut(text: str, limit: int) -> str:
     """At most `limit` characters, ending with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
