@@ -113,3 +113,27 @@ def test_ok_and_alarm_route_by_severity(engine: LocalEngine) -> None:
     engine.settle()
     assert alarm_names([r.body for r in engine.slack.delivered("critical")]) == ["alarm-007"]
     assert alarm_names([r.body for r in engine.slack.delivered("monitoring")]) == ["alarm-008"]
+
+
+def test_a_route_mentions_who_it_names_on_its_severities_and_payload_mentions_stay_escaped(tmp_path: Path) -> None:
+    config = CONFIG.replace(
+        "critical: {webhook_secret: hm/slack/critical}",
+        "critical: {webhook_secret: hm/slack/critical, mention: [here, S0123ONCALL], mention_on: [critical]}",
+    )
+    path = tmp_path / "harbormaster.yaml"
+    path.write_text(config)
+    with LocalEngine(config=path, slack_messages_per_second=RATE) as engine:
+        sns = boto3.client("sns")
+        alarm = {
+            "AlarmName": "api-5xx",
+            "NewStateValue": "ALARM",
+            "NewStateReason": "<!channel> look",
+            "OldStateValue": "OK",
+        }
+        sns.publish(TopicArn=engine.stack.outputs["AlertTopicArn"], Message=json.dumps(alarm))
+        engine.settle()
+        [posted] = engine.slack.delivered("critical")
+        text = str(posted.body["text"])
+        assert text.startswith("<!here> <!subteam^S0123ONCALL> ")
+        body = json.dumps(posted.body)
+        assert body.count("<!channel>") == 0 and "&lt;!channel&gt; look" in body  # the payload's stays escaped

@@ -84,6 +84,14 @@ def test_the_example_configuration_is_valid(root: Path) -> None:
             "slack:\n  routes: {a: {webhook_secret: s}}\n  default_route: b\n",
             "conf.yaml:1: slack: default_route 'b' is not one of the routes",
         ),
+        (
+            "slack:\n  routes:\n    a: {webhook_secret: s, mention: ['@here']}\n",
+            "conf.yaml:3: slack.routes.a.mention.0: String should match pattern",
+        ),
+        (
+            "slack:\n  routes:\n    a: {webhook_secret: s, mention: [here], mention_on: [urgent]}\n",
+            "conf.yaml:3: slack.routes.a.mention_on.0: Input should be",
+        ),
     ],
 )
 def test_each_invalid_configuration_names_file_line_key_and_problem(text: str, expected: str) -> None:

@@ -221,10 +221,19 @@ class Schedule(_Model):
         return self
 
 
+MENTION_PATTERN = r"^(here|channel|everyone|[UW][A-Z0-9]{2,20}|S[A-Z0-9]{2,20})$"
+
+
 class SlackRoute(_Model):
-    """A Slack destination. The webhook URL lives in Secrets Manager, never in this file."""
+    """A Slack destination. The webhook URL lives in Secrets Manager, never in this file.
+
+    `mention` (opt-in): who the route's messages notify, `here`, `channel`, `everyone`, a user id
+    (`U…`/`W…`) or a user group id (`S…`); only for the severities in `mention_on`. Mentions written
+    inside a payload stay escaped: these are the only live ones."""
 
     webhook_secret: str = Field(min_length=1)
+    mention: list[Annotated[str, Field(pattern=MENTION_PATTERN)]] = Field(default_factory=list, max_length=10)
+    mention_on: list[Literal["critical", "warning", "success", "info"]] = Field(default_factory=lambda: ["critical"])
 
 
 class Slack(_Model):

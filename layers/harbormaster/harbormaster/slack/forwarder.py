@@ -70,7 +70,10 @@ def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
     route_name = config.slack.route_name(asked)
     if route_name is None:
         raise NoSlackRoute(f"no Slack route {asked!r} and no default_route in the configuration")
-    url = parameters.get_secret(config.slack.routes[route_name].webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)
+    route = config.slack.routes[route_name]
+    if message.severity in route.mention_on:
+        message = message.mentioning(route.mention)
+    url = parameters.get_secret(route.webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)
     post(str(url), message, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
     metrics.add_metric(name="SlackDelivered", unit=MetricUnit.Count, value=1)
     logger.info("delivered to Slack", extra={"route": route_name, "sns_message_id": notification["MessageId"]})

@@ -38,6 +38,16 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_SPECIAL = {"here": "<!here>", "channel": "<!channel>", "everyone": "<!everyone>"}
+
+
+def mention(name: str) -> str:
+    """Slack's syntax for a configured mention: `<!here>`, a user `<@U…>`, a user group `<!subteam^S…>`."""
+    if name in _SPECIAL:
+        return _SPECIAL[name]
+    return f"<!subteam^{name}>" if name.startswith("S") else f"<@{name}>"
+
+
 class SlackMessage(Model):
     text: str
     attachments: list[dict[str, Any]]
@@ -54,6 +64,13 @@ class SlackMessage(Model):
 
     def body(self) -> dict[str, Any]:
         return self.model_dump()
+
+    def mentioning(self, names: list[str]) -> SlackMessage:
+        """The same message notifying `names` (the notification text starts with them)."""
+        if not names:
+            return self
+        prefix = " ".join(mention(n) for n in names)
+        return self.model_copy(update={"text": cut(f"{prefix} {self.text}", MAX_SECTION_TEXT)})
 
 
 def header(text: str) -> dict[str, Any]:
