@@ -221,7 +221,7 @@ class Schedule(_Model):
         return self
 
 
-Severity = Literal["critical", "warning", "success", "info"]
+AlertSeverity = Literal["critical", "warning", "success", "info"]
 MENTION_PATTERN = r"^(here|channel|everyone|[UW][A-Z0-9]{2,20}|S[A-Z0-9]{2,20})$"
 
 
@@ -234,7 +234,7 @@ class SlackRoute(_Model):
 
     webhook_secret: str = Field(min_length=1)
     mention: list[Annotated[str, Field(pattern=MENTION_PATTERN)]] = Field(default_factory=list, max_length=10)
-    mention_on: list[Severity] = Field(default_factory=lambda: list[Severity](["critical"]))
+    mention_on: list[AlertSeverity] = Field(default_factory=lambda: list[AlertSeverity](["critical"]))
 
 
 class Slack(_Model):
