@@ -1,7 +1,7 @@
 """Cold-start cost of each handler, loaded as Lambda loads a layer: a host-platform replica of the
 layer built by the layer's own Makefile (with its bytecode), made read-only, no bytecode written
 (`PYTHONDONTWRITEBYTECODE`), tracing as the stack ships it (`TraceAwsCalls=false`). boto3 comes
-from outside the layer, as the runtime provides it. Side by side with `import boto3` in the same
+from outside the layer, as the runtime provides it (without the AWS Common Runtime, as there). Side by side with `import boto3` in the same
 run: median of fresh processes (`python -X importtime`), alternating so load hits both alike.
 
 Also the real layer's size: built for arm64/cp313 by `sam build`, zipped as SAM uploads it.
@@ -23,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = int(os.environ.get("HARBORMASTER_COLD_START_RUNS", "7"))
+# Lambda's Python runtime ships boto3 without the AWS Common Runtime (aws/aws-lambda-base-images#147);
+# this venv has awscrt (for the SAM CLI), which botocore imports when it can: hide it, on both sides.
+NO_CRT = "import sys; sys.modules['awscrt'] = None"
 LAMBDA_ENV = {
     "PATH": "/usr/bin:/bin",
     "AWS_DEFAULT_REGION": "ap-northeast-2",
@@ -64,7 +67,7 @@ def import_ms(module: str, cwd: Path, layer: Path | None) -> float:
     if layer is not None:
         env |= {"PYTHONPATH": str(layer / "python"), "HARBORMASTER_CONFIG": str(layer / "harbormaster.yaml")}
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        [sys.executable, "-X", "importtime", "-c", f"{NO_CRT}; import {module}"],
         cwd=cwd,
         env=env,
         capture_output=True,
