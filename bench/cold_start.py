@@ -1,8 +1,9 @@
 """Cold-start cost of each handler, loaded as Lambda loads a layer: a host-platform replica of the
 layer built by the layer's own Makefile (with its bytecode), made read-only, no bytecode written
 (`PYTHONDONTWRITEBYTECODE`), tracing as the stack ships it (`TraceAwsCalls=false`). boto3 comes
-from outside the layer, as the runtime provides it (without the AWS Common Runtime, as there). Side by side with `import boto3` in the same
-run: median of fresh processes (`python -X importtime`), alternating so load hits both alike.
+from outside the layer, as the runtime provides it (without the AWS Common Runtime, as there).
+Side by side with `import boto3` in the same run: median of fresh processes (`python -X
+importtime`), alternating so load hits both alike.
 
 Also the real layer's size: built for arm64/cp313 by `sam build`, zipped as SAM uploads it.
 
