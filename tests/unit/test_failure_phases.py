@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harbormaster.deploy.finalize import describe_failure
+from harbormaster.deploy.failure import describe_failure
 
 
 @pytest.mark.parametrize(

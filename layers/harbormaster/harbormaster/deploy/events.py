@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harbormaster.deploy.finalize import describe_failure
+from harbormaster.deploy.failure import describe_failure
 from harbormaster.deploy.models import DeployPlan, DeployRequest
 from harbormaster.notify.events import HarbormasterEvent, Severity
 from harbormaster.state.status import ReleaseStatus

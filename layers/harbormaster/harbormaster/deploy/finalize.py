@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy.converge import divergence
+from harbormaster.deploy.failure import describe_failure
 from harbormaster.deploy.models import Convergence, DeployPlan
 from harbormaster.deploy.publish import publish_image
 from harbormaster.deploy.router import execution_name
@@ -21,16 +22,6 @@ from harbormaster.state import approvals
 from harbormaster.state.ledger import Ledger, Release, now_iso
 from harbormaster.state.lock import DeployLock
 from harbormaster.state.status import ReleaseStatus
-
-_PHASES = {
-    "InstanceFailed": "rollout",
-    "ReleaseSuperseded": "rollout",
-    "EcsDeploymentFailed": "rollout",
-    "GuardAlarmDuringBake": "bake",
-    "ApprovalTimedOut": "approval",
-    "States.Timeout": "timeout",  # a task past its TimeoutSeconds (the gate's own timeout is ApprovalTimedOut)
-    "ApprovalRejected": "approval",
-}
 
 
 def succeed(
@@ -183,18 +174,6 @@ def _reverted(revert: dict[str, Any] | None) -> bool:
     return (
         bool(revert) and not (revert or {}).get("error") and ((revert or {}).get("ecs") or {}).get("phase") != "failed"
     )
-
-
-def describe_failure(error: dict[str, Any]) -> tuple[str, str]:
-    """(phase, reason) from a Step Functions Catch result {"Error": ..., "Cause": ...}."""
-    name = str(error.get("Error", "Error"))
-    cause = error.get("Cause") or ""
-    try:
-        parsed = json.loads(cause)
-        message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
-    except ValueError:
-        message = cause
-    return _PHASES.get(name, name), f"{name}: {message}"[:2000]
 
 
 def _release_and_next(environment: str, release_id: str, execution_arn: str, state_machine_arn: str) -> str | None:
