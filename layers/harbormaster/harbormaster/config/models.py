@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from datetime import date, timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
@@ -207,6 +206,8 @@ class Schedule(_Model):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
+        import zoneinfo  # on use: it imports sysconfig (~15 ms), and only schedules need it
+
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
