@@ -107,6 +107,35 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("overnight: saturday early", OVERNIGHT, "2026-11-28T05:59", "running"),
     ("overnight: saturday 06:00", OVERNIGHT, "2026-11-28T06:00", "stopped"),
     ("overnight: friday early is thursday's", OVERNIGHT, "2026-11-27T05:00", "stopped"),
+    # Instance Scheduler's adjacent periods: stopped by both, running a minute before and after
+    (
+        "adjacent periods: the minute between stays running",
+        {"periods": [{"begintime": "04:00", "endtime": "12:00"}, {"begintime": "12:01", "endtime": "17:00"}]},
+        "2026-11-23T12:00:30",
+        "running",
+    ),
+    (
+        "adjacent periods across midnight (23:59 then 00:00)",
+        {"periods": [{"begintime": "18:00", "endtime": "23:59"}, {"begintime": "00:00", "endtime": "06:00"}]},
+        "2026-11-23T23:59:30",
+        "running",
+    ),
+    (
+        "periods two minutes apart are not adjacent",
+        {"periods": [{"begintime": "04:00", "endtime": "12:00"}, {"begintime": "12:02", "endtime": "17:00"}]},
+        "2026-11-23T12:00:30",
+        "stopped",
+    ),
+    (
+        "one period's end is not adjacent to itself",
+        {"periods": [{"begintime": "04:00", "endtime": "12:00"}]},
+        "2026-11-23T12:00:00",
+        "stopped",
+    ),
+    # monthday ranges past the month's end match nothing that month (no wrap)
+    ("monthday range 30-31 in february", {"periods": [{"monthdays": "30-31"}]}, "2026-02-28T03:00", "stopped"),
+    ("monthday range 30-31 in march", {"periods": [{"monthdays": "30-31"}]}, "2026-03-31T03:00", "running"),
+    ("monthday 30-L in february", {"periods": [{"monthdays": "30-L"}]}, "2026-02-28T03:00", "stopped"),
     # holidays and overrides
     ("holiday", {**OFFICE, "holidays": ["2026-12-25"]}, "2026-12-25T10:00", "stopped"),
     ("the day after a holiday", {**OFFICE, "holidays": ["2026-12-24"]}, "2026-12-25T10:00", "running"),
@@ -190,6 +219,7 @@ def test_the_deciding_period_is_named() -> None:
         ({"periods": [{"weekdays": "funday"}]}, "weekdays: 'funday' is not a valid value"),
         ({"periods": [{"weekdays": "7"}]}, "weekdays: 7 is out of range 0..6"),
         ({"periods": [{"monthdays": "32"}]}, "monthdays: 32 is out of range 1..31"),
+        ({"periods": [{"monthdays": "29-3"}]}, "monthdays: '29-3' would wrap past the end of the month"),
         ({"periods": [{"months": "13"}]}, "months: 13 is out of range 1..12"),
         ({"periods": [{"months": "jan,,mar"}]}, "empty item"),
         ({"periods": [{"begintime": "25:00"}]}, "is not a time of day"),

@@ -14,6 +14,11 @@ hours across daylight-saving changes. The rules, in order:
      - begin later than end is one overnight period that belongs to the day it begins:
        running from begin that day until end the next day.
 4. Periods combine: running beats any, any beats stopped.
+5. Adjacent periods (Instance Scheduler's rule): with several periods, an instant they say stopped
+   but that is running one minute before and one minute after stays running.
+
+Monthday ranges do not wrap past the month's end (`29-3` is refused, as Instance Scheduler does),
+and a range that starts after the month's last day matches nothing that month (`30-31` in February).
 """
 
 from __future__ import annotations
@@ -107,6 +112,18 @@ def evaluate(schedule: Schedule, at: datetime) -> Decision:
     local = at.astimezone(ZoneInfo(schedule.timezone))
     if schedule.override_status is not None:
         return Decision(schedule.override_status, f"override_status: {schedule.override_status}")
+    decision = _by_periods(schedule, local)
+    if decision.state == "stopped" and len(schedule.periods) > 1:
+        # Instance Scheduler's adjacent periods: stopped now, but running a minute before and a minute
+        # after (4:00-12:00 then 12:01-17:00, at 12:00) is one stretch of running: it stays running.
+        before, after = (_by_periods(schedule, local + timedelta(minutes=m)) for m in (-1, 1))
+        if before.state == after.state == "running":
+            return Decision("running", f"between adjacent periods ({after.reason})")
+    return decision
+
+
+def _by_periods(schedule: Schedule, local: datetime) -> Decision:
+    """What the holidays and periods say at `local` (the schedule's wall clock)."""
     if local.date() in schedule.holidays:
         return Decision("stopped", f"holiday {local.date().isoformat()}")
     best: Decision | None = None

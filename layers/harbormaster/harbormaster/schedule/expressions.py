@@ -54,6 +54,7 @@ class _Field:
     low: int
     high: int
     names: tuple[str, ...] = ()
+    wraps: bool = True  # `b-a` with b > a runs past the end; Instance Scheduler refuses it for monthdays
 
     def value(self, text: str, last: int | None = None) -> int:
         if text.isdigit():
@@ -69,7 +70,8 @@ class _Field:
         raise ExpressionError(f"{self.name}: {text!r} is not a valid value")
 
     def span(self, text: str, last: int | None = None) -> list[int]:
-        """The values of `a`, `a-b` (wrapping past the end when b < a) or `a/step`, `a-b/step`."""
+        """The values of `a`, `a-b` (wrapping past the end when b < a, where the field wraps) or
+        `a/step`, `a-b/step`."""
         step = 1
         if match := _STEP.match(text):
             text, step = match["range"], int(match["step"])
@@ -81,6 +83,13 @@ class _Field:
         if "-" in text:
             first, _, second = text.partition("-")
             start, end = self.value(first, last), self.value(second, last)
+            if not self.wraps and last is not None and start > last:
+                return []  # a monthday range that starts after this month's last day: nothing this month
+            if start > end and not self.wraps:
+                raise ExpressionError(
+                    f"{self.name}: {text!r} would wrap past the end of the month; "
+                    f"write it as two ranges ({first}-L,1-{second})"
+                )
             top = last or self.high
             wrapped = list(range(start, top + 1)) + list(range(self.low, end + 1))
             ordered = list(range(start, end + 1)) if start <= end else wrapped
@@ -89,7 +98,7 @@ class _Field:
 
 
 _WEEKDAY_FIELD = _Field("weekdays", 0, 6, WEEKDAYS)
-_MONTHDAY_FIELD = _Field("monthdays", 1, 31)
+_MONTHDAY_FIELD = _Field("monthdays", 1, 31, wraps=False)
 _MONTH_FIELD = _Field("months", 1, 12, MONTHS)
 
 
