@@ -280,3 +280,44 @@ def test_schedule_status_and_a_dry_run_from_the_cli(office: Office, capsys: pyte
     assert "stop" in capsys.readouterr().out
     assert office.rds() == "available" and office.asg() == (1, 3, 2)  # a dry run changes nothing
     assert main(["schedule", "run", "--action", "stop", "--schedule", "nope", "--config", config]) == 2
+
+
+def test_an_auto_scaled_service_stays_at_zero_and_gets_its_scaling_back(office: Office) -> None:
+    """Application Auto Scaling scales a service below its scalable target's minimum back out to
+    it (the engine does, as AWS does): the stop sets the target's min/max to 0 first and the start
+    restores them, then the desired count."""
+    scaling = boto3.client("application-autoscaling")
+    target = {
+        "ServiceNamespace": "ecs",
+        "ResourceId": "service/dev/api",
+        "ScalableDimension": "ecs:service:DesiredCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=2, MaxCapacity=6)
+
+    office.until(datetime(2026, 11, 27, 21, 0, tzinfo=KST))  # Friday night: stopped
+    office.until(datetime(2026, 11, 28, 12, 0, tzinfo=KST))  # and still at zero on Saturday
+    assert office.ecs_desired() == 0
+    [held] = scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=["service/dev/api"])[
+        "ScalableTargets"
+    ]
+    assert (held["MinCapacity"], held["MaxCapacity"]) == (0, 0)
+
+    office.until(datetime(2026, 11, 30, 9, 0, tzinfo=KST))  # Monday: restored exactly
+    assert office.ecs_desired() == 3
+    [back] = scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=["service/dev/api"])[
+        "ScalableTargets"
+    ]
+    assert (back["MinCapacity"], back["MaxCapacity"]) == (2, 6)
+
+
+def test_the_engine_scales_a_service_set_below_its_minimum_back_out(office: Office) -> None:
+    """What made the old stop fail: desired 0 under a minimum of 2 does not stick."""
+    boto3.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId="service/dev/api",
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=2,
+        MaxCapacity=6,
+    )
+    boto3.client("ecs").update_service(cluster="dev", service="api", desiredCount=0)
+    assert office.ecs_desired() == 2

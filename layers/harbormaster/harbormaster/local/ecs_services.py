@@ -8,6 +8,10 @@ container image is bad (the fleet's `bad_image` fault) — and with the circuit 
 on, ECS puts the service back on the last completed revision by itself. A service at desired
 count 0 completes with no tasks.
 
+A service registered with Application Auto Scaling is held at its scalable target's minimum: a
+desired count below it is scaled back out to it (AWS scales out to the minimum when the current
+capacity is below it), so setting a service to 0 without lowering the minimum does not stick.
+
 Each change of state is announced as ECS announces it, an `ECS Deployment State Change` event
 (SERVICE_DEPLOYMENT_IN_PROGRESS / _COMPLETED / _FAILED), left in `outbox` for the engine to put on
 its bus. The deployment ends at its time whether anyone looks (a timer) or not (DescribeServices
@@ -133,13 +137,25 @@ class EcsServices:
         def describe_services(backend: Any, cluster_str: str, names: list[str]) -> Any:
             cluster = backend._get_cluster(cluster_str).name
             for name in names:
-                simulator._advance(f"{cluster}:{name.split('/')[-1]}")
+                key = f"{cluster}:{name.split('/')[-1]}"
+                simulator._advance(key)
+                if key in backend.services:
+                    simulator._hold_at_minimum(backend, backend.services[key], cluster)
             return original_describe(backend, cluster_str, names)
 
         return [
             mock.patch.object(EC2ContainerServiceBackend, "update_service", update_service),
             mock.patch.object(EC2ContainerServiceBackend, "describe_services", describe_services),
         ]
+
+    def _hold_at_minimum(self, backend: Any, service: Any, cluster: str) -> None:
+        """Application Auto Scaling's minimum: a desired count below it is scaled out to it."""
+        from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+        scaling = applicationautoscaling_backends[backend.account_id][self.region]
+        target = scaling.targets.get("ecs:service:DesiredCount", {}).get(f"service/{cluster}/{service.name}")
+        if target is not None and service.desired_count < int(target.min_capacity):
+            service.desired_count = int(target.min_capacity)
 
     def _start(self, backend: Any, service: Any, key: str, previous: str | None, rollback: bool) -> None:
         now = clock.now()

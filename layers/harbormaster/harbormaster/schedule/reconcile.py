@@ -166,7 +166,8 @@ def _stop_one(resource: Resource) -> None:
     if resource.kind == "asg":
         resources.set_asg(resource.id, {"min": 0, "max": 0, "desired": 0})
     elif resource.kind == "ecs":
-        resources.set_ecs(resource.id, 0)
+        scaled = {"min": 0, "max": 0} if "min" in resource.capacity else {}
+        resources.set_ecs(resource.id, {"desired": 0, **scaled})
     elif resource.kind == "rds":
         resources.stop_rds(resource.id)
     elif resource.kind == "aurora":
@@ -181,7 +182,7 @@ def _start_one(resource: Resource) -> None:
         resources.set_asg(resource.id, saved)
         records.forget_capacity(resource.arn, saved)
     elif resource.kind == "ecs":
-        resources.set_ecs(resource.id, int(saved["desired"]))
+        resources.set_ecs(resource.id, {k: int(v) for k, v in saved.items()})
         records.forget_capacity(resource.arn, saved)
     elif resource.kind == "rds":
         resources.start_rds(resource.id)

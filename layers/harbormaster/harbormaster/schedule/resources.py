@@ -8,7 +8,8 @@ one failing resource never stops the others.
     asg     min/max/desired saved by the caller, set to 0/0/0; restored exactly
     rds     DB instances; read replicas and Aurora cluster members are skipped
     aurora  DB clusters
-    ecs     services: desiredCount saved by the caller, set to 0; restored exactly
+    ecs     services: desiredCount (and an Application Auto Scaling target's min/max) saved by the
+            caller, set to 0; restored exactly
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ SCHEDULE_TAG = "harbormaster:schedule"
 ASG_MEMBER_TAG = "aws:autoscaling:groupName"
 EC2_BATCH = 50
 Failures = dict[str, str]  # resource id → reason
+
+
+ECS_DIMENSION = "ecs:service:DesiredCount"
 
 
 def discover() -> tuple[list[Resource], list[tuple[Kind, str, str]]]:
@@ -128,18 +132,36 @@ def _ecs() -> Iterator[Resource | tuple[Kind, str, str]]:
                 arns = services["serviceArns"]
                 for start in range(0, len(arns), 10):  # DescribeServices takes at most 10
                     chunk = arns[start : start + 10]
-                    for service in ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])["services"]:
+                    described = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])["services"]
+                    scaled = _scalable_targets(cluster.rsplit("/", 1)[-1], [s["serviceName"] for s in described])
+                    for service in described:
                         tags = _tags(service.get("tags", []), "key", "value")
                         if SCHEDULE_TAG not in tags or service.get("status") != "ACTIVE":
                             continue
+                        service_id = f"{cluster.rsplit('/', 1)[-1]}/{service['serviceName']}"
                         yield Resource(
                             kind="ecs",
-                            id=f"{cluster.rsplit('/', 1)[-1]}/{service['serviceName']}",
+                            id=service_id,
                             arn=service["serviceArn"],
                             schedule=tags[SCHEDULE_TAG],
                             actual="running" if service["desiredCount"] > 0 else "stopped",
-                            capacity={"desired": service["desiredCount"]},
+                            capacity={"desired": service["desiredCount"], **scaled.get(service_id, {})},
                         )
+
+
+def _scalable_targets(cluster: str, services: list[str]) -> dict[str, dict[str, int]]:
+    """`cluster/service` → {min, max} of the services registered with Application Auto Scaling."""
+    if not services:
+        return {}
+    targets = client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs",
+        ResourceIds=[f"service/{cluster}/{name}" for name in services],  # at most 10 here (AWS: 50)
+        ScalableDimension=ECS_DIMENSION,
+    )["ScalableTargets"]
+    return {
+        t["ResourceId"].removeprefix("service/"): {"min": int(t["MinCapacity"]), "max": int(t["MaxCapacity"])}
+        for t in targets
+    }
 
 
 # ---------------------------------------------------------------------------- actions
@@ -173,9 +195,19 @@ def set_asg(name: str, capacity: dict[str, int]) -> None:
     )
 
 
-def set_ecs(service_id: str, desired: int) -> None:
+def set_ecs(service_id: str, capacity: dict[str, int]) -> None:
+    """The desired count, and first the scalable target's min/max when the service has one (else
+    Application Auto Scaling scales a service set below its minimum back out)."""
     cluster, service = service_id.split("/", 1)
-    client("ecs").update_service(cluster=cluster, service=service, desiredCount=desired)
+    if "min" in capacity:
+        client("application-autoscaling").register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/{service_id}",
+            ScalableDimension=ECS_DIMENSION,
+            MinCapacity=capacity["min"],
+            MaxCapacity=capacity["max"],
+        )
+    client("ecs").update_service(cluster=cluster, service=service, desiredCount=capacity["desired"])
 
 
 def stop_rds(identifier: str) -> None:
