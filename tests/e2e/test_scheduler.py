@@ -321,3 +321,34 @@ def test_the_engine_scales_a_service_set_below_its_minimum_back_out(office: Offi
     )
     boto3.client("ecs").update_service(cluster="dev", service="api", desiredCount=0)
     assert office.ecs_desired() == 2
+
+
+def test_a_start_that_falls_back_to_stopped_is_reported_with_its_reason_and_retried(office: Office) -> None:
+    """AWS accepts StartInstances, then the instance stops again (an encrypted volume whose KMS key
+    the role cannot use). The next run reports it with EC2's reason and starts it again; once the
+    key is fixed, the start holds. A box stopped by hand is still left alone."""
+    broken, by_hand = office.instances
+    office.until(datetime(2026, 11, 27, 21, 0, tzinfo=KST))  # Friday night: both stopped
+    office.engine.fleet.fail_starts(
+        broken,
+        "Client.InvalidKMSKey.InvalidState",
+        "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state",
+    )
+
+    office.until(datetime(2026, 11, 30, 8, 45, tzinfo=KST))  # Monday's first run: started (accepted)
+    assert office.ec2_state(broken) == "stopped"
+    boto3.client("ec2").stop_instances(InstanceIds=[by_hand])  # someone stops the other one
+
+    office.calls.clear()
+    report = office.until(datetime(2026, 11, 30, 9, 45, tzinfo=KST))  # the next run
+    outcomes = {o["id"]: o for o in reconciler_outcomes(report)}
+    assert outcomes[broken]["action"] == "failed"
+    assert "did not hold: Client.InvalidKMSKey.InvalidState" in outcomes[broken]["reason"]
+    assert office.calls.count("StartInstances") == 1  # the retry, for the broken one only
+    assert outcomes[by_hand]["action"] == "none" and office.ec2_state(by_hand) == "stopped"
+    [summary] = [m for m in office.engine.slack.delivered("monitoring") if "InvalidKMSKey" in str(m.body)]
+    assert broken in str(summary.body)
+
+    office.engine.fleet.fix_starts(broken)  # the key policy is fixed
+    office.until(datetime(2026, 11, 30, 10, 45, tzinfo=KST))
+    assert office.ec2_state(broken) == "running"

@@ -74,6 +74,7 @@ class Faults:
     throttles: Counter[tuple[str, str]] = field(default_factory=Counter)
     missing: dict[str, set[str]] = field(default_factory=dict)  # instance → capabilities taken away
     undelivered: set[str] = field(default_factory=set)  # instances whose agent does not pick commands up
+    failing_starts: dict[str, tuple[str, str]] = field(default_factory=dict)  # instance → (code, message)
 
 
 class Fleet:
@@ -180,6 +181,19 @@ class Fleet:
     def fail_next_command(self, instance_id: str, times: int = 1) -> None:
         self.faults.failing_commands[instance_id] += times
 
+    def fail_starts(
+        self,
+        instance_id: str,
+        code: str = "Client.InternalError",
+        message: str = "Client.InternalError: Client error on launch",
+    ) -> None:
+        """StartInstances is accepted for this instance, which then falls back to stopped with this
+        state reason, as AWS does when a volume's KMS key cannot be used (until `fix_starts`)."""
+        self.faults.failing_starts[instance_id] = (code, message)
+
+    def fix_starts(self, instance_id: str) -> None:
+        self.faults.failing_starts.pop(instance_id, None)
+
     def never_healthy(self, instance_id: str) -> None:
         """The command succeeds but the ALB never sees this target healthy."""
         self.faults.never_healthy.add(instance_id)
@@ -247,6 +261,7 @@ class Fleet:
 
     # ------------------------------------------------------------------ moto hooks
     def install(self) -> Fleet:
+        from moto.ec2.models.instances import InstanceBackend, StateReason
         from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
         from moto.ssm.models import SimpleSystemManagerBackend
 
@@ -300,7 +315,20 @@ class Fleet:
             fleet._snapshot("deregister " + ",".join(t["Id"] for t in instances))
             return result
 
+        original_start = InstanceBackend.start_instances
+
+        def start_instances(backend: Any, instance_ids: list[str]) -> Any:
+            started = original_start(backend, instance_ids)
+            for instance, _ in started:
+                if failure := fleet.faults.failing_starts.get(instance.id):
+                    # Accepted, then back to stopped with the reason: AWS answers `pending` and stops
+                    # it moments later; here it is stopped by the time anyone looks.
+                    instance._state.name, instance._state.code = "stopped", 80
+                    instance.state_reason = StateReason(failure[1], failure[0])
+            return started
+
         for owner, name, replacement in (
+            (InstanceBackend, "start_instances", start_instances),
             (SimpleSystemManagerBackend, "send_command", send_command),
             (FakeTargetGroup, "health_for", health_for),
             (ELBv2Backend, "register_targets", register_targets),

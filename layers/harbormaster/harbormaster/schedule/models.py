@@ -31,6 +31,7 @@ class Resource(Model):
     actual: Actual
     capacity: dict[str, int] = Field(default_factory=dict)
     instance_type: str | None = None
+    state_reason: str | None = Field(default=None, description="EC2: why it is stopped (StateReason)")
 
 
 class Outcome(Model):

@@ -9,6 +9,9 @@
                                                  boundary, and that is respected until the next one
     a database we stopped, running again        → stop it again (AWS restarts a stopped RDS
       7 days later while still desired stopped    instance or Aurora cluster after 7 days)
+    an instance we started, found stopped with  → the start failed (e.g. an encrypted volume whose
+      a launch error (not a user's stop)          KMS key the role cannot use): reported with
+                                                  EC2's reason, and started again
 
 Stops go ECS, ASG, EC2, then databases; starts go databases first, and the rest of the schedule
 waits (deferred to the next run) until every database of the schedule is available.
@@ -70,6 +73,10 @@ def _schedule_run(
     act: list[Resource] = []
     for resource in members:
         record = records.get(resource.arn)
+        if failed := _start_did_not_hold(resource, record, desired):
+            act.append(resource)
+            outcomes.append(_outcome(resource, desired, "failed", f"{failed}; starting it again", request))
+            continue
         reason = _needs_action(resource, record, desired, schedule.enforced or request.action is not None, now)
         if reason is None:
             outcomes.append(_outcome(resource, desired, "none", _why_not(resource, record, desired), request))
@@ -99,6 +106,23 @@ def _needs_action(resource: Resource, record: dict[str, Any], desired: str, alwa
     if resource.kind in DATABASES and desired == "stopped" and restarted:
         return "AWS restarted it after 7 days stopped; stopping it again"
     return None
+
+
+def _start_did_not_hold(resource: Resource, record: dict[str, Any], desired: str) -> str | None:
+    """An EC2 start that AWS accepted but that fell back to stopped: EC2's reason, else None. A
+    stop by a user or from the OS (`Client.UserInitiated…`, `Client.InstanceInitiatedShutdown`)
+    is someone's choice and is left until the next boundary."""
+    if resource.kind != "ec2" or desired != "running" or resource.actual != "stopped":
+        return None
+    if record.get("last_desired") != "running" or not record.get("started_at"):
+        return None
+    why = resource.state_reason or ""
+    if not why or why.startswith(_CHOSEN_STOPS):
+        return None
+    return f"the start at {record['started_at']} did not hold: {why}"
+
+
+_CHOSEN_STOPS = ("Client.UserInitiated", "Client.InstanceInitiatedShutdown")
 
 
 def _why_not(resource: Resource, record: dict[str, Any], desired: str) -> str:
@@ -219,8 +243,7 @@ def _finished(resource: Resource, desired: str, now: datetime, failure: str | No
             reason=f"{'stop' if desired == 'stopped' else 'start'} failed: {failure}",
         )
     update: dict[str, Any] = {"schedule": resource.schedule, "last_desired": desired}
-    if desired == "stopped":
-        update["stopped_at"] = now.isoformat()
+    update["stopped_at" if desired == "stopped" else "started_at"] = now.isoformat()
     records.remember(resource.arn, **update)
     return None
 

@@ -66,6 +66,7 @@ def _ec2() -> Iterator[Resource | tuple[Kind, str, str]]:
                     schedule=tags[SCHEDULE_TAG],
                     actual=_actual(state),
                     instance_type=instance.get("InstanceType"),
+                    state_reason=(instance.get("StateReason") or {}).get("Message") if state == "stopped" else None,
                 )
 
 
