@@ -231,3 +231,45 @@ def test_the_deciding_period_is_named() -> None:
 def test_invalid_schedules_are_refused_with_the_reason(fields: dict[str, Any], message: str) -> None:
     with pytest.raises((ScheduleError, ValueError), match=message):
         schedule(**fields)
+
+
+def test_holiday_ranges_and_shared_calendars() -> None:
+    from harbormaster.config import parse_config
+
+    config = parse_config(
+        "calendars:\n"
+        '  korea: ["2026-12-25", "2026-12-31..2027-01-02"]\n'
+        "schedules:\n"
+        "  office:\n"
+        "    timezone: Asia/Seoul\n"
+        '    periods: [{begintime: "08:00", endtime: "20:00"}]\n'
+        '    holidays: ["2026-12-24"]\n'
+        "    calendars: [korea]\n"
+        "  plant:\n"
+        '    periods: [{begintime: "08:00", endtime: "20:00"}]\n'
+        "    calendars: [korea]\n",
+        "conf.yaml",
+    )
+    office = config.schedules["office"]
+    seoul = "Asia/Seoul"
+    for day in ("2026-12-24", "2026-12-25", "2026-12-31", "2027-01-01", "2027-01-02"):
+        assert evaluate(office, at(f"{day}T10:00", seoul)).state == "stopped", day
+    assert evaluate(office, at("2027-01-03T10:00", seoul)).reason.startswith("period 1")
+    assert evaluate(office, at("2027-01-03T10:00", seoul)).state == "running"
+    assert evaluate(config.schedules["plant"], at("2027-01-01T10:00")).state == "stopped"  # the same calendar
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("    calendars: [nope]\n", "unknown calendar(s) ['nope']"),
+        ('    holidays: ["2026-12-31..2026-12-01"]\n', "a range runs forward"),
+        ('    holidays: ["2026-12-3x..2027-01-01"]\n', "is not a date range"),
+    ],
+)
+def test_bad_holidays_and_calendars_are_refused(text: str, message: str) -> None:
+    from harbormaster.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config("schedules:\n  office:\n    periods: [{}]\n" + text, "conf.yaml")
+    assert any(message in str(issue) for issue in caught.value.issues), caught.value.issues

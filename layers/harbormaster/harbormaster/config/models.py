@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from fnmatch import fnmatchcase
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from harbormaster.config import document
 from harbormaster.config.types import BatchSize, Duration, Percent, TagGlob
@@ -192,16 +192,46 @@ class Period(_Model):
         return value
 
 
+MAX_HOLIDAY_RANGE_DAYS = 366
+
+
+def holiday_dates(items: Any) -> Any:
+    """Dates and inclusive ranges (`2026-12-31..2027-01-02`) as the list of dates they cover."""
+    if not isinstance(items, list):
+        return items  # pydantic says why
+    dates: list[Any] = []
+    for item in items:
+        if isinstance(item, str) and ".." in item:
+            first_text, _, last_text = item.partition("..")
+            try:
+                first, last = date.fromisoformat(first_text.strip()), date.fromisoformat(last_text.strip())
+            except ValueError:
+                raise ValueError(f"{item!r} is not a date range; use YYYY-MM-DD..YYYY-MM-DD") from None
+            days = (last - first).days
+            if not 0 <= days < MAX_HOLIDAY_RANGE_DAYS:
+                raise ValueError(f"{item!r}: a range runs forward, at most {MAX_HOLIDAY_RANGE_DAYS} days")
+            dates.extend(first + timedelta(days=n) for n in range(days + 1))
+        else:
+            dates.append(item)
+    return dates
+
+
 class Schedule(_Model):
-    """Instance Scheduler-compatible; see harbormaster.schedule.evaluate for the rules."""
+    """Instance Scheduler-compatible; see harbormaster.schedule.evaluate for the rules.
+
+    `holidays` (dates, or ranges `YYYY-MM-DD..YYYY-MM-DD`) and the named `calendars` shared with
+    other schedules are stopped all day; the configuration merges the calendars into `holidays`."""
 
     timezone: str = "UTC"
     periods: list[Period] = Field(default_factory=list)
     holidays: list[date] = Field(default_factory=list)
+    calendars: list[str] = Field(default_factory=list)
     enforced: bool = False
     override_status: Literal["running", "stopped"] | None = None
     description: str | None = None
     hibernate: bool = False  # EC2: hibernate instead of stop where the instance supports it
+
+    _holiday_ranges = field_validator("holidays", mode="before")(holiday_dates)
 
     @field_validator("timezone")
     @classmethod
@@ -268,9 +298,25 @@ class Slack(_Model):
 class HarbormasterConfig(_Model):
     environments: dict[str, Environment] = Field(default_factory=dict)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
+    # Holidays shared by several schedules (a country's public holidays, a company's closures).
+    calendars: dict[str, Annotated[list[date], BeforeValidator(holiday_dates)]] = Field(default_factory=dict)
     slack: Slack = Slack()
 
-    @field_validator("environments", "schedules")
+    @model_validator(mode="after")
+    def _merge_calendars(self) -> HarbormasterConfig:
+        """Each schedule's holidays with those of the calendars it names."""
+        merged: dict[str, Schedule] = {}
+        for name, schedule in self.schedules.items():
+            unknown = [c for c in schedule.calendars if c not in self.calendars]
+            if unknown:
+                known = ", ".join(sorted(self.calendars)) or "none defined"
+                raise ValueError(f"schedules.{name}.calendars: unknown calendar(s) {unknown} (known: {known})")
+            shared = {day for c in schedule.calendars for day in self.calendars[c]}
+            merged[name] = schedule.model_copy(update={"holidays": sorted(set(schedule.holidays) | shared)})
+        object.__setattr__(self, "schedules", merged)  # frozen: the merged copies replace the parsed ones
+        return self
+
+    @field_validator("environments", "schedules", "calendars")
     @classmethod
     def _names(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
