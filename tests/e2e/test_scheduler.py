@@ -270,7 +270,7 @@ def test_schedule_status_and_a_dry_run_from_the_cli(office: Office, capsys: pyte
     capsys.readouterr()
     assert main(["schedule", "status", "--config", config, "--output", "json"]) == 0
     rows = {r["resource"]: r for r in json.loads(capsys.readouterr().out)}
-    # The CLI evaluates at the real "now" (the virtual clock is the engine's): the shape, not the date.
+    # The CLI evaluates at the engine's virtual "now" (harbormaster.clock).
     assert re.fullmatch(r"\w{3} \d{4}-\d\d-\d\d (08|20):00 KST → (running|stopped)", rows["dev-db"]["next_change"])
     assert rows[office.stray]["desired"] == "unknown schedule"
     assert (
@@ -352,3 +352,44 @@ def test_a_start_that_falls_back_to_stopped_is_reported_with_its_reason_and_retr
     office.engine.fleet.fix_starts(broken)  # the key policy is fixed
     office.until(datetime(2026, 11, 30, 10, 45, tzinfo=KST))
     assert office.ec2_state(broken) == "running"
+
+
+def test_keep_on_until_23_overrides_the_20_00_stop_and_off_now_stops_at_the_next_run(
+    office: Office, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Working late: at 19:30 someone keeps the schedule on until 23:00. The 20:00 boundary stops
+    nothing; the first run after 23:00 stops everything. The next morning, `off now` stops it all
+    at the next run in the middle of office hours. Both show in `schedule status` and reach Slack."""
+    from harbormaster.cli.main import main
+
+    config = str(office.engine.config_path)
+    office.until(datetime(2026, 11, 27, 19, 30, tzinfo=KST))  # Friday
+    keep = ["schedule", "keep", "office-hours", "on", "--until", "23:00", "--by", "kim", "--config", config]
+    assert main(keep) == 0
+    assert "kept on by kim until Fri 2026-11-27 23:00 KST" in capsys.readouterr().out
+    assert main(["schedule", "status", "--config", config, "--output", "json"]) == 0
+    rows = {r["resource"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["dev-db"]["next_change"] == "override by kim ends Fri 2026-11-27 23:00 KST"
+
+    office.calls.clear()
+    office.until(datetime(2026, 11, 27, 22, 45, tzinfo=KST))  # past 20:00: nothing stopped
+    assert office.calls == [] and office.ecs_desired() == 3 and office.rds() == "available"
+    office.until(datetime(2026, 11, 27, 23, 45, tzinfo=KST))  # the first run after 23:00
+    assert office.ecs_desired() == 0 and office.rds() == "stopped"
+
+    office.until(datetime(2026, 11, 30, 10, 45, tzinfo=KST))  # Monday: running again
+    assert office.ecs_desired() == 3
+    off = ["schedule", "keep", "office-hours", "off", "--by", "lee", "--config", config]
+    assert main(off) == 0
+    # Until the schedule would start it (Tuesday 08:00), capped at keep_max (12 h) from now.
+    assert "kept off by lee until Mon 2026-11-30 22:45 KST" in capsys.readouterr().out
+    office.until(datetime(2026, 11, 30, 11, 45, tzinfo=KST))
+    assert office.ecs_desired() == 0 and office.asg() == (0, 0, 0)
+    announced = [m.body["text"] for m in office.engine.slack.delivered("monitoring") if "override" in m.body["text"]]
+    assert len(announced) == 2
+
+    too_long = ["schedule", "keep", "office-hours", "on", "--until", "2026-12-02T12:00", "--config", config]
+    assert main(too_long) == 2
+    assert "at most 12h00m (keep_max)" in capsys.readouterr().err
+    assert main(["schedule", "keep", "office-hours", "--clear", "--by", "lee", "--config", config]) == 0
+    assert "override by lee cleared" in capsys.readouterr().out

@@ -273,3 +273,22 @@ def test_bad_holidays_and_calendars_are_refused(text: str, message: str) -> None
     with pytest.raises(ConfigError) as caught:
         parse_config("schedules:\n  office:\n    periods: [{}]\n" + text, "conf.yaml")
     assert any(message in str(issue) for issue in caught.value.issues), caught.value.issues
+
+
+def test_an_override_ends_at_the_next_wall_clock_time_or_when_the_schedule_would_start() -> None:
+    from harbormaster.schedule.override import OverrideError, plan_override
+
+    office = schedule(timezone="Asia/Seoul", keep_max="24h", **OFFICE)
+    monday_evening = at("2026-11-23T18:00", "Asia/Seoul")
+    kept = plan_override("office", office, "running", "23:00", "kim", monday_evening)
+    assert kept.until == at("2026-11-23T23:00", "Asia/Seoul")
+    late = plan_override("office", office, "running", "01:00", "kim", at("2026-11-23T23:30", "Asia/Seoul"))
+    assert late.until == at("2026-11-24T01:00", "Asia/Seoul")  # the next 01:00 to come
+    off = plan_override("office", office, "stopped", None, "lee", monday_evening)
+    assert off.until == at("2026-11-24T08:00", "Asia/Seoul")  # when the schedule would start it
+    with pytest.raises(OverrideError, match="needs a time"):
+        plan_override("office", office, "running", None, "kim", monday_evening)
+    with pytest.raises(OverrideError, match="at most 24h00m"):
+        plan_override("office", office, "running", "2026-11-26T09:00", "kim", monday_evening)
+    with pytest.raises(OverrideError, match="neither HH:MM"):
+        plan_override("office", office, "running", "tonight", "kim", monday_evening)

@@ -7,10 +7,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harbormaster import clock
 from harbormaster.config import CONFIG_ENV, ConfigError, config_path, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -113,6 +113,14 @@ def _schedule_parser(commands: Any) -> None:
     schedule_run.add_argument("--schedule", help="with --action: the schedule's name")
     _stack_options(schedule_run)
     schedule_run.set_defaults(run=_schedule_run)
+    keep = schedule.add_parser("keep", help="keep a schedule's resources on (or off) until a time; --clear ends it")
+    keep.add_argument("schedule", help="the schedule's name")
+    keep.add_argument("state", nargs="?", choices=["on", "off"], help="on: keep running; off: stop now")
+    keep.add_argument("--until", help="HH:MM in the schedule's zone (the next one), or an ISO date and time")
+    keep.add_argument("--by", default=os.environ.get("USER", "operator"), help="who asks (default: $USER)")
+    keep.add_argument("--clear", action="store_true", help="end the override in force now")
+    _stack_options(keep)
+    keep.set_defaults(run=_schedule_keep)
 
 
 def _approval_parser(commands: Any) -> None:
@@ -284,7 +292,7 @@ def _schedule_status(args: argparse.Namespace) -> int:
         ops.Stack.find(args.stack)
     except ops.OperatorError as exc:
         raise BadInput(str(exc)) from None
-    rows = schedule.status_rows(_operator_config(args), datetime.now(UTC))
+    rows = schedule.status_rows(_operator_config(args), clock.now())
     columns = ["resource", "kind", "schedule", "desired", "actual", "next_change"]
     print(schedule.as_json(rows) if args.output == "json" else ops.table(rows, columns))
     return EXIT_OK
@@ -302,6 +310,21 @@ def _schedule_run(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from None
     columns = ["id", "kind", "schedule", "desired", "actual", "action", "reason"]
     print(schedule.as_json(rows) if args.output == "json" else ops.table(rows, columns))
+    return EXIT_OK
+
+
+def _schedule_keep(args: argparse.Namespace) -> int:
+    from harbormaster.cli import ops, schedule
+    from harbormaster.schedule.override import OverrideError
+
+    if args.clear == (args.state is not None):
+        raise BadInput("give on or off (with --until), or --clear")
+    state = None if args.clear else {"on": "running", "off": "stopped"}[args.state]
+    try:
+        ops.Stack.find(args.stack)
+        print(schedule.keep(_operator_config(args), args.schedule, state, args.until, args.by, clock.now()))
+    except (ops.OperatorError, OverrideError) as exc:
+        raise BadInput(str(exc)) from None
     return EXIT_OK
 
 

@@ -80,7 +80,9 @@ def explain(args: argparse.Namespace) -> str:
 def status_rows(config: HarbormasterConfig, now: datetime) -> list[dict[str, Any]]:
     from harbormaster.schedule import resources
     from harbormaster.state import resources as records
+    from harbormaster.state.overrides import Overrides
 
+    overrides = Overrides()
     found, skipped = resources.discover()
     rows: list[dict[str, Any]] = []
     for resource in sorted(found, key=lambda r: (r.schedule, r.kind, r.id)):
@@ -94,6 +96,10 @@ def status_rows(config: HarbormasterConfig, now: datetime) -> list[dict[str, Any
         }
         if schedule is None:
             row.update(desired="unknown schedule", next_change=None)
+        elif kept := overrides.active(resource.schedule, now):
+            zone = ZoneInfo(schedule.timezone)
+            row["desired"] = kept.state
+            row["next_change"] = f"override by {kept.by} ends {kept.until.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
         else:
             row["desired"] = evaluate(schedule, now).state
             change = next_change(schedule, now)
@@ -119,3 +125,31 @@ def run_now(config: HarbormasterConfig, request: RunInput) -> list[dict[str, Any
 
 def as_json(rows: Any) -> str:
     return json.dumps(rows, indent=2, default=str)
+
+
+def keep(config: HarbormasterConfig, name: str, state: str | None, until: str | None, by: str, now: datetime) -> str:
+    """Set (or, with `state` None, clear) a schedule's override and announce it; what was done."""
+    from harbormaster.notify import HarbormasterEvent, publish
+    from harbormaster.schedule.override import OverrideError, plan_override
+    from harbormaster.state.overrides import Overrides
+
+    schedule = config.schedules.get(name)
+    if schedule is None:
+        raise OverrideError(f"schedule {name!r} is not in the configuration")
+    overrides = Overrides()
+    zone = ZoneInfo(schedule.timezone)
+    if state is None:
+        current = overrides.active(name, now)
+        if current is None or not overrides.clear(current):
+            return f"{name}: no override in force"
+        said = f"{name}: override by {current.by} cleared by {by}; the schedule decides again at the next run"
+        kind, details = "override.cleared", {"schedule": name, "by": by}
+    else:
+        override = plan_override(name, schedule, state, until, by, now)
+        overrides.keep(override)
+        onoff = "on" if override.state == "running" else "off"
+        said = f"{name}: kept {onoff} by {by} until {override.until.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
+        kind, details = "override.kept", override.model_dump(mode="json")
+    if os.environ.get("ALERT_TOPIC_ARN"):
+        publish(HarbormasterEvent(type=kind, route="monitoring", actor=by, reason=said, details=details))
+    return said

@@ -230,6 +230,14 @@ class Schedule(_Model):
     override_status: Literal["running", "stopped"] | None = None
     description: str | None = None
     hibernate: bool = False  # EC2: hibernate instead of stop where the instance supports it
+    keep_max: Duration = Field(default=timedelta(hours=12))  # the longest `schedule keep` override
+
+    @field_validator("keep_max")
+    @classmethod
+    def _keep_max_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=7):
+            raise ValueError("keep_max is between 1m and 7 days")
+        return value
 
     _holiday_ranges = field_validator("holidays", mode="before")(holiday_dates)
 

@@ -146,7 +146,7 @@ def next_change(schedule: Schedule, at: datetime) -> tuple[datetime, Decision] |
     for offset in range(HORIZON_DAYS):
         day = start + timedelta(days=offset)
         for clock in clocks:
-            instant = _instant(day, clock, zone)
+            instant = wall_instant(day, clock, zone)
             if instant <= at:
                 continue
             decision = evaluate(schedule, instant)
@@ -155,7 +155,7 @@ def next_change(schedule: Schedule, at: datetime) -> tuple[datetime, Decision] |
     return None
 
 
-def _instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
+def wall_instant(day: date, clock: time, zone: ZoneInfo) -> datetime:
     """The UTC instant the local wall clock reads `day clock`; for a time skipped by a
     spring-forward gap, the instant the gap ends (when the wall clock first passes it)."""
     wall = datetime.combine(day, clock)

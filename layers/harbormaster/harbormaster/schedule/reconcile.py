@@ -13,7 +13,8 @@
       a launch error (not a user's stop)          KMS key the role cannot use): reported with
                                                   EC2's reason, and started again
 
-Stops go ECS, ASG, EC2, then databases; starts go databases first, and the rest of the schedule
+A schedule's override (`schedule keep`, state/overrides.py) replaces what its periods say until
+it ends. Stops go ECS, ASG, EC2, then databases; starts go databases first, and the rest of the schedule
 waits (deferred to the next run) until every database of the schedule is available.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from harbormaster.config import HarbormasterConfig
 from harbormaster.config.models import Schedule
@@ -31,6 +33,7 @@ from harbormaster.schedule.evaluate import evaluate
 from harbormaster.schedule.exceptions import UnknownSchedule
 from harbormaster.schedule.models import DATABASES, START_ORDER, STOP_ORDER, Outcome, Resource, RunInput, RunReport
 from harbormaster.state import resources as records
+from harbormaster.state.overrides import Overrides
 
 RDS_MAX_STOPPED = timedelta(days=7)
 
@@ -66,6 +69,10 @@ def _schedule_run(
 ) -> list[Outcome]:
     if request.action is not None:
         desired, why = ("stopped" if request.action == "stop" else "running"), f"one-shot {request.action}"
+    elif kept := Overrides().active(name, now):
+        desired = kept.state
+        until = kept.until.astimezone(ZoneInfo(schedule.timezone))
+        why = f"kept {'on' if kept.state == 'running' else 'off'} by {kept.by} until {until:%a %H:%M %Z}"
     else:
         decision = evaluate(schedule, now)
         desired, why = decision.state, decision.reason

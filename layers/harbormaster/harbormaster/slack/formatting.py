@@ -37,6 +37,8 @@ _TITLES = {
     "alarm.outside_window": "🔔 Guard alarm, no rollback",
     "schedule.stopped": "🌙 Schedule stopped resources",
     "schedule.started": "☀️ Schedule started resources",
+    "override.kept": "🕘 Schedule override",
+    "override.cleared": "🕘 Schedule override cleared",
 }
 _KINDS = {"ecs": "ECS services", "asg": "Auto Scaling groups", "ec2": "EC2 instances", "rds": "RDS", "aurora": "Aurora"}
 
