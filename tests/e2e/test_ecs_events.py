@@ -206,3 +206,18 @@ def test_the_simulated_service_announces_its_deployments_as_ecs_does(world: EcsW
         "ECS deployment circuit breaker: tasks failed to start.",
     )
     assert "rolling back to deploymentId" in ecs.announced[4]["detail"]["reason"]
+
+
+def test_a_token_whose_send_fails_is_parked_again_and_the_events_retry_wakes_the_execution(
+    world: EcsWorld,
+) -> None:
+    """Step Functions throttles SendTaskSuccess past every retry of the handler's first try: the
+    claimed token goes back into the table and the handler fails, so EventBridge retries it; the
+    retry claims the token again and wakes the execution. Nothing waits for the fallback look."""
+    world.engine.fleet.throttle("stepfunctions", "SendTaskSuccess", times=8)  # one call's attempts
+    arn, _ = _deploy(world, "main-1", minutes=1)
+
+    wakes = [e for e in world.engine.runtime.invocations if e.logical_id == "WakeFunction"]
+    assert [w.failed for w in wakes] == [True, False]
+    assert list(wakes[1].response["woken"].values()) == [[_parked_releases(world)[0]]]
+    assert "TaskTimedOut" not in {e["type"] for e in _history(arn)}

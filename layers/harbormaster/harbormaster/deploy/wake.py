@@ -28,5 +28,6 @@ def wake_one(parked: Parked, why: str, waiting: Waiting) -> bool:
     except ClientError as exc:
         if exc.response["Error"]["Code"] in TOKEN_GONE:
             return False
+        waiting.put_back(parked)  # not lost: the event's retry (or the park's fallback look) claims it again
         raise
     return True

@@ -32,6 +32,7 @@ class Parked(Model):
     release_id: str
     token: str
     parked_at: str
+    expires_at: int
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Parked:
@@ -40,15 +41,16 @@ class Parked(Model):
             release_id=str(item["sk"]),
             token=str(item["token"]),
             parked_at=str(item.get("parked_at", "")),
+            expires_at=int(item.get("expires_at", 0)),
         )
 
-    def to_item(self, until: datetime) -> dict[str, Any]:
+    def to_item(self) -> dict[str, Any]:
         return {
             "pk": f"{PARTITION}{self.subject}",
             "sk": self.release_id,
             "token": self.token,
             "parked_at": self.parked_at,
-            "expires_at": int((until + KEPT).timestamp()),
+            "expires_at": self.expires_at,
         }
 
 
@@ -56,9 +58,18 @@ class Waiting(Store):
     """The parked task tokens."""
 
     def park(self, subject: str, release_id: str, token: str, now: datetime, until: datetime) -> Parked:
-        parked = Parked(subject=subject, release_id=release_id, token=token, parked_at=now.isoformat())
-        self.table.put_item(Item=parked.to_item(until))
+        expires_at = int((until + KEPT).timestamp())
+        parked = Parked(
+            subject=subject, release_id=release_id, token=token, parked_at=now.isoformat(), expires_at=expires_at
+        )
+        self.table.put_item(Item=parked.to_item())
         return parked
+
+    def put_back(self, parked: Parked) -> bool:
+        """Park a claimed token again (its send failed), unless a newer park took its place."""
+        return conditional(
+            lambda: self.table.put_item(Item=parked.to_item(), ConditionExpression="attribute_not_exists(pk)")
+        )
 
     def parked(self, subject: str) -> list[Parked]:
         """Every release parked on `subject` (read consistently: a token parked just now is seen)."""
