@@ -21,7 +21,7 @@ def _sample(relative: str) -> dict[str, Any]:
 
 def _render(data: Any) -> tuple[dict[str, Any], str | None]:
     [notification] = notifications(data)
-    message, route = render(notification.subject, notification.message)
+    message, route = render(notification.subject, notification.message, notification.topic_arn)
     return message.body() | {"severity": message.severity}, route
 
 
@@ -123,3 +123,16 @@ def test_console_links_use_the_partitions_domain(region: str, host: str) -> None
     [link] = [t for t in _texts(body) if t.startswith("<https://")]
     assert link.startswith(f"<{host}ecs/v2/clusters/default/services/servicetest/deployments?region={region}|")
     assert console("not a region", "ecs/v2") is None and console(None, "ecs/v2") is None
+
+
+def test_an_alarm_without_its_arn_links_to_the_console_through_its_topics_region() -> None:
+    """CloudWatch's SNS JSON names the region ("US (Virginia)") and, in older messages, has no
+    AlarmArn: the topic it came through (an alarm publishes to a topic of its region) gives it."""
+    data = _sample("slack-anchors/notify-slack/messages/cloudwatch_alarm.json")
+    body, _ = _render(data)
+    [link] = [t for t in _texts(body) if t.startswith("<https://")]
+    assert link.startswith("<https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/")
+
+    data["Records"][0]["Sns"]["TopicArn"] = "arn:aws-cn:sns:cn-north-1:123456789012:alerts"
+    body, _ = _render(data)
+    assert [t for t in _texts(body) if t.startswith("<https://console.amazonaws.cn/cloudwatch/")]

@@ -333,7 +333,7 @@ def _slack_render(args: argparse.Namespace) -> int:
     from harbormaster.slack.inputs import notifications
 
     for notification in notifications(_read_json(args.file)):
-        message, _ = render(notification.subject, notification.message)
+        message, _ = render(notification.subject, notification.message, notification.topic_arn)
         print(json.dumps(message.body(), ensure_ascii=False))
     return EXIT_OK
 

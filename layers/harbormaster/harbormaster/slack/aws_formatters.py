@@ -26,6 +26,8 @@ from harbormaster.slack.message import (
 )
 
 Formatter = Callable[[dict[str, Any]], SlackMessage | None]
+# An SNS message's formatter also gets the region of the topic it came through (or None).
+MessageFormatter = Callable[[dict[str, Any], str | None], SlackMessage | None]
 _REGION = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-[a-z]+)+-\d):")
 
 
@@ -83,15 +85,16 @@ _STATE = {
 }
 
 
-def cloudwatch_alarm_sns(message: dict[str, Any]) -> SlackMessage | None:
-    """The JSON CloudWatch publishes to SNS when an alarm changes state."""
+def cloudwatch_alarm_sns(message: dict[str, Any], topic_region: str | None = None) -> SlackMessage | None:
+    """The JSON CloudWatch publishes to SNS when an alarm changes state. Its `Region` is a name
+    ("Asia Pacific (Seoul)"); the alarm's ARN, else the topic's (an alarm publishes to a topic of
+    its own region), gives the code for the console link."""
     if "AlarmName" not in message or "NewStateValue" not in message:
         return None
     name, state = str(message["AlarmName"]), str(message["NewStateValue"])
     icon, severity, label = _STATE.get(state, ("🔔", "warning", state))
     trigger = message.get("Trigger") or {}
-    arn = str(message.get("AlarmArn") or "")
-    region = _region_of(arn)
+    region = region_of(str(message.get("AlarmArn") or "")) or topic_region
     facts: list[tuple[str, Any]] = [
         ("Alarm", name),
         ("Transition", f"{message.get('OldStateValue', '?')} → {state}"),
@@ -199,7 +202,8 @@ def _alarm_link(name: str, region: str | None) -> tuple[str, str] | None:
     )
 
 
-def _region_of(arn: str) -> str | None:
+def region_of(arn: str) -> str | None:
+    """The region of an ARN (`arn:aws:sns:ap-northeast-2:…` → `ap-northeast-2`), else None."""
     match = _REGION.match(arn)
     return match.group(1) if match else None
 
@@ -465,7 +469,7 @@ def code_services(event: dict[str, Any]) -> SlackMessage | None:
     return None
 
 
-def codepipeline_approval(message: dict[str, Any]) -> SlackMessage | None:
+def codepipeline_approval(message: dict[str, Any], topic_region: str | None = None) -> SlackMessage | None:
     approval = message.get("approval")
     if not isinstance(approval, dict) or "pipelineName" not in approval:
         return None
@@ -559,4 +563,4 @@ EVENT_FORMATTERS: tuple[Formatter, ...] = (
     backup_event,
     eventbridge,
 )
-MESSAGE_FORMATTERS: tuple[Formatter, ...] = (cloudwatch_alarm_sns, codepipeline_approval)
+MESSAGE_FORMATTERS: tuple[MessageFormatter, ...] = (cloudwatch_alarm_sns, codepipeline_approval)

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from harbormaster.notify.events import HarbormasterEvent
 from harbormaster.observability import logger
-from harbormaster.slack.aws_formatters import EVENT_FORMATTERS, MESSAGE_FORMATTERS, text_notification
+from harbormaster.slack.aws_formatters import EVENT_FORMATTERS, MESSAGE_FORMATTERS, region_of, text_notification
 from harbormaster.slack.message import (
     SlackMessage,
     code_block,
@@ -43,8 +43,9 @@ _TITLES = {
 _KINDS = {"ecs": "ECS services", "asg": "Auto Scaling groups", "ec2": "EC2 instances", "rds": "RDS", "aurora": "Aurora"}
 
 
-def render(subject: str | None, message: str) -> tuple[SlackMessage, str | None]:
+def render(subject: str | None, message: str, topic_arn: str | None = None) -> tuple[SlackMessage, str | None]:
     """The Slack message for an SNS message, and the route it asks for (None: default route).
+    `topic_arn` (the SNS topic it came through) gives the region when the message names none.
     Never raises: a payload a specific formatter cannot handle falls back to the generic one."""
     try:
         payload: Any = json.loads(message)
@@ -58,16 +59,19 @@ def render(subject: str | None, message: str) -> tuple[SlackMessage, str | None]
         else:
             routed = f"{event.route}.{event.environment}" if event.environment else event.route
             return harbormaster_event(event), routed
-    formatted = _aws(subject, message, payload)
+    formatted = _aws(subject, message, payload, region_of(topic_arn or ""))
     if formatted is not None:
         return formatted, "critical" if formatted.severity == "critical" else "monitoring"
     return generic(subject, message, payload), None
 
 
-def _aws(subject: str | None, message: str, payload: Any) -> SlackMessage | None:
+def _aws(subject: str | None, message: str, payload: Any, region: str | None) -> SlackMessage | None:
     try:
         if isinstance(payload, dict):
-            for formatter in (*MESSAGE_FORMATTERS, *EVENT_FORMATTERS):
+            for message_formatter in MESSAGE_FORMATTERS:
+                if (formatted := message_formatter(payload, region)) is not None:
+                    return formatted
+            for formatter in EVENT_FORMATTERS:
                 if (formatted := formatter(payload)) is not None:
                     return formatted
         elif payload is None:

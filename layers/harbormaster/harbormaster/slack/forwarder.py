@@ -66,7 +66,7 @@ def _notification(sqs_body: str, sqs_message_id: str) -> dict[str, Any]:
 
 
 def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
-    message, asked = render(notification.get("Subject"), str(notification["Message"]))
+    message, asked = render(notification.get("Subject"), str(notification["Message"]), notification.get("TopicArn"))
     route_name = config.slack.route_name(asked)
     if route_name is None:
         raise NoSlackRoute(f"no Slack route {asked!r} and no default_route in the configuration")

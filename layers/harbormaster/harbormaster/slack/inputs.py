@@ -12,6 +12,7 @@ class Notification(NamedTuple):
     subject: str | None
     message: str
     message_id: str | None
+    topic_arn: str | None = None
 
 
 def notifications(data: Any) -> list[Notification]:
@@ -43,7 +44,10 @@ def _sns(sns: dict[str, Any]) -> Notification:
     message = sns.get("Message")
     text = message if isinstance(message, str) else json.dumps(message)
     subject = sns.get("Subject")
-    return Notification(subject if isinstance(subject, str) else None, text, sns.get("MessageId"))
+    topic = sns.get("TopicArn")
+    return Notification(
+        subject if isinstance(subject, str) else None, text, sns.get("MessageId"), str(topic) if topic else None
+    )
 
 
 def _bare(data: Any) -> Notification:
