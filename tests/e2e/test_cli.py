@@ -55,6 +55,13 @@ def test_invoke_prints_only_the_handler_response_on_stdout(capsys: pytest.Captur
     assert response["deploys"][0]["execution_name"].startswith("api-dev-3b1f7c3f5e0c2d7a-")
 
 
+def test_invoke_the_wake_function_with_the_sample_event(capsys: pytest.CaptureFixture[str]) -> None:
+    # Nothing is parked on that service in a fresh engine: the event wakes nobody, and says so.
+    assert main(["local", "invoke", "WakeFunction", "-e", str(EVENTS / "ecs-deployment-completed.json")]) == 0
+    response = json.loads(capsys.readouterr().out)
+    assert response == {"woken": {"arn:aws:ecs:ap-northeast-2:123456789012:service/codemate/frontend": []}}
+
+
 def test_invoke_a_failing_handler_prints_the_lambda_error_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     # The image of deploy-request.json was never pushed: prepare refuses it.
     assert main(["local", "invoke", "PrepareFunction", "-e", str(EVENTS / "deploy-request.json")]) == 1
