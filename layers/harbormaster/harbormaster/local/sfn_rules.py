@@ -13,9 +13,10 @@
   its worker thread next looks, which a Lambda still running delays). As in AWS, that Lambda runs
   to its end and its result is discarded; `lingering()` lists such executions so that the engine
   can let them finish before it shuts down.
-- A task token is answered once: SendTaskSuccess / SendTaskFailure on a token already answered, or
-  whose task timed out, is `TaskTimedOut` ("the task associated with the token has already been
-  closed"); moto let a second answer overwrite the first.
+- A task token is answered once: SendTaskSuccess / SendTaskFailure on a token already answered,
+  whose task timed out, or whose execution is over, is `TaskTimedOut` ("the task associated with
+  the token has already been closed"); moto let a second answer overwrite the first, and called a
+  closed execution's token invalid. A token never handed out stays `InvalidToken`.
 """
 
 from __future__ import annotations
@@ -118,27 +119,58 @@ def patches() -> list[Any]:
         mock.patch.object(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect),
         _aborted_at_once(),
         mock.patch.object(StateMachine, "_handle_name_input_idempotency", name_taken),
-        _answered_once(),
+        *_answered_once(),
     ]
 
 
-def _answered_once() -> Any:
-    from moto.stepfunctions.parser.api import TaskTimedOut
+def _answered_once() -> list[Any]:
+    from moto.stepfunctions.parser.api import InvalidToken, TaskTimedOut
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     original_notify = CallbackPoolManager.notify
+    original_add = CallbackPoolManager.add
+    issued: set[str] = set()  # every task token handed out: one not found later belongs to a closed task
+
+    def closed() -> Exception:
+        # (Raised here: moto's own TaskTimedOut path fails to build the error.)
+        error: Exception = TaskTimedOut(
+            "Task Timed Out: the task associated with the token has already been closed", "TaskTimedOut"
+        )
+        return error
+
+    def add(pool: Any, callback_id: str) -> Any:
+        issued.add(callback_id)
+        return original_add(pool, callback_id)
 
     def notify(pool: Any, callback_id: str, outcome: Any) -> bool:
         endpoint = pool.get(callback_id)
         # Set once the token is answered, or the task's wait ended (moto interrupts it on a timeout).
-        # (Raised here: moto's own TaskTimedOut path fails to build the error.)
         if endpoint is not None and endpoint._notify_event.is_set():
-            raise TaskTimedOut(
-                "Task Timed Out: the task associated with the token has already been closed", "TaskTimedOut"
-            )
+            raise closed()
         return bool(original_notify(pool, callback_id, outcome))
 
-    return mock.patch.object(CallbackPoolManager, "notify", notify)
+    def answering(original: Any) -> Any:
+        def answer(backend: Any, task_token: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(backend, task_token, *args, **kwargs)
+            except InvalidToken:
+                if task_token in issued:  # its execution is over: AWS says the task is closed
+                    raise closed() from None
+                raise
+
+        return answer
+
+    return [
+        mock.patch.object(CallbackPoolManager, "add", add),
+        mock.patch.object(CallbackPoolManager, "notify", notify),
+        mock.patch.object(
+            StepFunctionsParserBackend, "send_task_success", answering(StepFunctionsParserBackend.send_task_success)
+        ),
+        mock.patch.object(
+            StepFunctionsParserBackend, "send_task_failure", answering(StepFunctionsParserBackend.send_task_failure)
+        ),
+    ]
 
 
 def _nested_error_names() -> list[Any]:
