@@ -20,6 +20,7 @@ from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy.events import deploy_event
 from harbormaster.deploy.models import DeployPlan
+from harbormaster.deploy.wake import TOKEN_GONE
 from harbormaster.notify import HarbormasterEvent
 from harbormaster.rollback.manual import RollbackRefused, manual_rollback
 from harbormaster.state import approvals
@@ -173,7 +174,7 @@ def _send(call: Any) -> bool:
     try:
         call()
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}:
+        if exc.response["Error"]["Code"] in TOKEN_GONE:
             return False
         raise
     return True

@@ -49,12 +49,6 @@ class Timers:
         with self._lock:
             self._cancelled.add(timer)
 
-    def next_due(self) -> datetime | None:
-        """The moment of the earliest timer still armed."""
-        with self._lock:
-            self._drop_cancelled()
-            return self._heap[0][0] if self._heap else None
-
     def fire_next(self) -> bool:
         """Move the clock to the earliest timer and run every timer due by then; False if none."""
         with self._lock:
