@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from harbormaster.config import document
 from harbormaster.config.types import BatchSize, Duration, Percent, TagGlob
@@ -29,7 +29,11 @@ class InstanceSelector(_Model):
 
 
 class Ec2Target(_Model):
-    """Containers on EC2 instances behind an ALB target group."""
+    """Containers on EC2 instances, behind an ALB target group or without a load balancer.
+
+    Without a target group the instances come from the Auto Scaling group and/or the tag selector,
+    nothing is deregistered or registered, and an instance is healthy when its container (or
+    compose service) passes its health check on the instance."""
 
     type: Literal["ec2"]
     target_group_arn: Annotated[str, Field(pattern=_ARN_TARGET_GROUP)] | None = None
@@ -38,10 +42,16 @@ class Ec2Target(_Model):
     instances: InstanceSelector | None = None
 
     @model_validator(mode="after")
-    def _one_target_group(self) -> Ec2Target:
-        if (self.target_group_arn is None) == (self.target_group_name is None):
-            raise ValueError("give exactly one of target_group_arn or target_group_name")
+    def _instances_known(self) -> Ec2Target:
+        if self.target_group_arn is not None and self.target_group_name is not None:
+            raise ValueError("give one of target_group_arn or target_group_name, not both")
+        if not self.has_load_balancer and self.auto_scaling_group is None and self.instances is None:
+            raise ValueError("without a target group, name the instances: auto_scaling_group and/or instances.tag")
         return self
+
+    @property
+    def has_load_balancer(self) -> bool:
+        return self.target_group_arn is not None or self.target_group_name is not None
 
 
 class EcsTarget(_Model):
@@ -58,17 +68,107 @@ class EcsTarget(_Model):
 Target = Annotated[Ec2Target | EcsTarget, Field(discriminator="type")]
 
 
+def _host_path(value: str, what: str) -> str:
+    """An absolute, normalised host path: no `.`/`..` segments, no `//`, not `/` itself."""
+    parts = value.split("/")
+    if not value.startswith("/") or value == "/" or "" in parts[1:] or {".", ".."} & set(parts):
+        raise ValueError(f"{what} {value!r} must be an absolute path without . or .. segments (and not /)")
+    return value
+
+
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+
+
+def _volume(value: str) -> str:
+    """`HOST:CONTAINER` or `HOST:CONTAINER:ro|rw`, both paths absolute."""
+    document.check(value, document.VOLUMES)
+    host, container, *_ = value.split(":")
+    _host_path(host, "the host path")
+    _host_path(container, "the container path")
+    if host.rstrip("/") in DOCKER_SOCKETS or host in ("/var/run", "/run"):
+        raise ValueError(f"{value!r} mounts the Docker socket: that hands the host's root to the container")
+    return value
+
+
+def _port_mapping(value: str) -> str:
+    """`HOST:CONTAINER` or `HOST:CONTAINER/udp`, both ports 1-65535."""
+    document.check(value, document.EXTRA_PORTS)
+    for port in value.split("/")[0].split(":"):
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"{value!r}: port {port} is out of range (1-65535)")
+    return value
+
+
+def _docker_arg(value: str) -> str:
+    if re.fullmatch(r"--[a-z-]+ \S+", value):
+        raise ValueError(f"{value!r}: write the option and its value as one item, {value.replace(' ', '=', 1)!r}")
+    return document.check(value, document.DOCKER_ARG)
+
+
+Volume = Annotated[str, AfterValidator(_volume)]
+PortMapping = Annotated[str, AfterValidator(_port_mapping)]
+DockerArg = Annotated[str, AfterValidator(_docker_arg)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Compose(_Model):
+    """A service of a Docker Compose project on the instance. Harbormaster pins the service's image
+    by digest in an override file it owns (`docker-compose.harbormaster.yml` in the project
+    directory) and recreates that service only (`docker compose up -d --no-deps`): the team's
+    compose file is never edited, the project's other services never restarted."""
+
+    project_dir: str
+    file: str = "docker-compose.yml"
+    service: str
+
+    @field_validator("project_dir")
+    @classmethod
+    def _project_dir(cls, value: str) -> str:
+        return _host_path(document.check(value, document.HOST_PATH), "project_dir")
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, value: str) -> str:
+        document.check(value, document.COMPOSE_FILE)
+        if not value or {".", ".."} & set(value.split("/")) or "//" in value or value.endswith("/"):
+            raise ValueError(f"{value!r} must name a file inside project_dir (no . or .. segments)")
+        return value
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        if not value:
+            raise ValueError("name the compose service to deploy")
+        return document.check(value, document.COMPOSE_SERVICE)
+
+
 class Container(_Model):
     """The container the deploy document runs. Values are checked against the document's own
-    `allowedPattern`s, so nothing that validates here is refused by SSM later."""
+    `allowedPattern`s, so nothing that validates here is refused by SSM later.
+
+    `port` is the container's port, published on `host_port` (the same by default), where the
+    target group and the health check reach it; `ports` publishes more (`"9090:9090"`). With
+    `compose`, the compose file owns ports, volumes and logging: `port` is where `health_path`
+    answers on the host when the service has no healthcheck of its own."""
 
     name: str = "app"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: Port = 8080
+    host_port: Port | None = None
     health_path: str = "/health"
     env_parameters_path: str | None = None
+    env_file: str | None = None  # an env file already on the instance (docker run --env-file)
     log_group: str | None = None
     # How many of the container's last log lines a failed deploy quotes in Slack (secrets redacted).
     log_lines_in_alerts: int = Field(default=5, ge=0, le=50)
+    volumes: list[Volume] = Field(default_factory=list, max_length=20)
+    ports: list[PortMapping] = Field(default_factory=list, max_length=20)
+    docker_args: list[DockerArg] = Field(default_factory=list, max_length=20)
+    # How long the application may take to start before its health is checked at all.
+    start_grace_seconds: int = Field(default=0, ge=0, le=3600)
+    # After a healthy deploy, remove the repository's other images but the one just replaced
+    # (kept for a fast revert), so the disk does not fill up.
+    prune_images: bool = True
+    compose: Compose | None = None
 
     @field_validator("name")
     @classmethod
@@ -85,10 +185,45 @@ class Container(_Model):
     def _env_parameters_path(cls, value: str | None) -> str | None:
         return None if value is None else document.check(value, document.ENV_PARAMETERS_PATH)
 
+    @field_validator("env_file")
+    @classmethod
+    def _env_file(cls, value: str | None) -> str | None:
+        return None if value is None else _host_path(document.check(value, document.HOST_PATH), "env_file")
+
     @field_validator("log_group")
     @classmethod
     def _log_group(cls, value: str | None) -> str | None:
         return None if value is None else document.check(value, document.LOG_GROUP)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Container:
+        if self.compose is not None:
+            owned = [
+                key
+                for key in ("volumes", "ports", "docker_args", "env_file", "log_group", "host_port")
+                if getattr(self, key)
+            ]
+            if owned:
+                raise ValueError(
+                    f"with compose, the compose file defines {', '.join(owned)}: set them there "
+                    "(Harbormaster only pins the service's image)"
+                )
+            return self
+        published = [self.published_port, *(int(p.split(":")[0]) for p in self.ports)]
+        protocols = [("tcp", self.published_port)] + [
+            (p.partition("/")[2] or "tcp", int(p.split(":")[0])) for p in self.ports
+        ]
+        if len(set(protocols)) != len(protocols):
+            raise ValueError(f"a host port is published twice: {sorted(published)}")
+        names = [arg.split("=")[0] for arg in self.docker_args]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a docker option is given twice: {sorted(names)}")
+        return self
+
+    @property
+    def published_port(self) -> int:
+        """Where the container answers on the instance: the target group's port and the health check's."""
+        return self.host_port or self.port
 
 
 class Rollout(_Model):
@@ -158,6 +293,19 @@ class Environment(_Model):
     scan: ScanGate = ScanGate()
     bake: Duration = timedelta(0)
     rollback: Rollback = Rollback()
+
+    @model_validator(mode="after")
+    def _command_outlives_the_health_check(self) -> Environment:
+        needed = self.container.start_grace_seconds + self.rollout.health_timeout_seconds
+        if needed >= self.rollout.command_timeout_seconds:
+            raise ValueError(
+                f"rollout.command_timeout_seconds ({self.rollout.command_timeout_seconds}) must exceed "
+                f"container.start_grace_seconds + rollout.health_timeout_seconds ({needed}): "
+                "SSM would stop the deploy command before its health check ends"
+            )
+        if self.container.compose is not None and self.target.type != "ec2":
+            raise ValueError("container.compose is for EC2 hosts; an ECS service runs its task definition")
+        return self
 
     @field_validator("repository")
     @classmethod
