@@ -62,8 +62,7 @@ def _task(group: str, instances: list[str], **settings: Any) -> BatchTask:
         health_check_interval_seconds=30,
         health_timeout_seconds=120,
         command_timeout_seconds=600,
-        container_name="app",
-        health_path="/health",
+        container={"ContainerName": "app", "HealthPath": "/health"},
     )
     return BatchTask(settings=base.model_copy(update=settings), instance_ids=instances)
 

@@ -104,13 +104,23 @@ def test_every_error_is_reported_at_once() -> None:
     assert len(errors(text)) == 3
 
 
-def test_exactly_one_target_group_reference() -> None:
+def test_at_most_one_target_group_reference() -> None:
     text = VALID_ENV.replace(
         "target_group_name: api-tg",
         "target_group_name: a, target_group_arn: "
         "'arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:targetgroup/a/0123abcd'",
     )
-    assert any("exactly one of target_group_arn or target_group_name" in e for e in errors(text))
+    assert any("one of target_group_arn or target_group_name, not both" in e for e in errors(text))
+
+
+def test_without_a_target_group_the_instances_must_be_named() -> None:
+    text = VALID_ENV.replace("type: ec2, target_group_name: api-tg", "type: ec2")
+    assert errors(text) == [
+        "conf.yaml:6: environments.api.target: without a target group, name the instances: "
+        "auto_scaling_group and/or instances.tag"
+    ]
+    selected = parse_config(VALID_ENV.replace("target_group_name: api-tg", "instances: {tag: {App: api}}"))
+    assert not selected.environments["api"].target.has_load_balancer  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -53,13 +53,15 @@ case "$*" in
   "images -q"*) for i in ${IMAGES_PRESENT:-}; do echo "sha256:$i"; done ;;
   rmi*) ;;
   *"health=none"*) [ -n "${HAS_HEALTHCHECK:-}" ] || echo "$ID" ;;
-  *"health=healthy"*) n=$(cat "$STUB_DIR/health_calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$STUB_DIR/health_calls"
+  *"health=healthy"*) n=$(cat "$STUB_DIR/health_calls" 2>/dev/null || echo 0)
+                      echo $((n + 1)) > "$STUB_DIR/health_calls"
                       [ "$((n + 1))" -le "${HEALTH_FAILS:-0}" ] || echo "$ID" ;;
   ps*) [ -n "${CONTAINER_EXITED:-}" ] || echo "$ID" ;;
   "compose version"*) [ -z "${COMPOSE_V1:-}" ] || exit 1 ;;
   compose*"config --services"*) printf 'db\nredis\nweb\nnginx\n' ;;
   compose*" up "*) cp "$COMPOSE_OVERRIDE" "$STUB_DIR/override-at-up"; touch "$STUB_DIR/upped" ;;
-  compose*"ps -q"*) if [ -f "$STUB_DIR/upped" ]; then echo web-new; elif [ -n "${OLD_CONTAINER:-}" ]; then echo web-old; fi ;;
+  compose*"ps -q"*) if [ -f "$STUB_DIR/upped" ]; then echo web-new
+                    elif [ -n "${OLD_CONTAINER:-}" ]; then echo web-old; fi ;;
   logs*) echo "Error: could not connect to the database"; echo "last line of the app" ;;
 esac
 """,

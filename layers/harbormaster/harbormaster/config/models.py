@@ -93,7 +93,7 @@ def _volume(value: str) -> str:
 def _port_mapping(value: str) -> str:
     """`HOST:CONTAINER` or `HOST:CONTAINER/udp`, both ports 1-65535."""
     document.check(value, document.EXTRA_PORTS)
-    for port in value.split("/")[0].split(":"):
+    for port in value.split("/", 1)[0].split(":"):
         if not 1 <= int(port) <= 65535:
             raise ValueError(f"{value!r}: port {port} is out of range (1-65535)")
     return value
@@ -224,6 +224,28 @@ class Container(_Model):
     def published_port(self) -> int:
         """Where the container answers on the instance: the target group's port and the health check's."""
         return self.host_port or self.port
+
+    def document_parameters(self, environment: str) -> dict[str, str]:
+        """The deploy document's parameters that describe this container (defaults left out)."""
+        compose = self.compose
+        values = {
+            "ContainerName": self.name,
+            "ContainerPort": str(self.port),
+            "HostPort": str(self.host_port or ""),
+            "HealthPath": self.health_path,
+            "EnvParametersPath": self.env_parameters_path or "",
+            "EnvFile": self.env_file or "",
+            "LogGroup": self.log_group or f"/harbormaster/{environment}",
+            "ExtraPorts": ",".join(self.ports),
+            "Volumes": ",".join(self.volumes),
+            "DockerArgs": " ".join(self.docker_args),
+            "StartGraceSeconds": str(self.start_grace_seconds),
+            "PruneImages": "true" if self.prune_images else "false",
+            "ComposeProjectDir": compose.project_dir if compose else "",
+            "ComposeFile": compose.file if compose else "",
+            "ComposeService": compose.service if compose else "",
+        }
+        return {name: value for name, value in values.items() if value}
 
 
 class Rollout(_Model):

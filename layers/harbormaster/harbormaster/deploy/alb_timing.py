@@ -12,6 +12,8 @@ from pydantic import ConfigDict
 from harbormaster.clients import client
 from harbormaster.model import Model
 
+DEFAULT_INTERVAL_SECONDS = 30  # ALB's default HealthCheckIntervalSeconds
+
 
 class TargetGroupTiming(Model):
     model_config = ConfigDict(frozen=True)
@@ -48,7 +50,7 @@ def read(target_group_arn: str) -> TargetGroupTiming:
     }
     return TargetGroupTiming(
         deregistration_delay_seconds=int(attributes.get("deregistration_delay.timeout_seconds", 300)),
-        health_check_interval_seconds=int(group.get("HealthCheckIntervalSeconds", 30)),
+        health_check_interval_seconds=int(group.get("HealthCheckIntervalSeconds", DEFAULT_INTERVAL_SECONDS)),
         healthy_threshold_count=int(group.get("HealthyThresholdCount", 5)),
     )
 

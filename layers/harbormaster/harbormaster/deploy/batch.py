@@ -3,6 +3,10 @@
     start ─deregister→ draining ─drained: SendCommand→ commanding ─all ended: register→ registering ─healthy→ done
                                                        └─exit 75 anywhere: superseded (final, changes nothing)
 
+Without a load balancer (`target_group_arn` None) there is nothing to take out or put back:
+`start` sends the commands at once, and an instance is done when its command ends healthy (the
+document waits for the container's own health check or health path on the instance).
+
 Each call makes one call per AWS operation for the whole batch (DeregisterTargets, SendCommand per
 50 instances, ListCommandInvocations, RegisterTargets, DescribeTargetHealth), so the state
 machine's transitions grow with batches and looks, not with instances. Each member keeps its own
@@ -86,6 +90,9 @@ def _start(task: BatchTask, now: datetime) -> BatchTask:
         return _final(task, "done", None)  # every instance gone (or, in a revert, failed)
     if settings.record_touch:  # before taking them out: a rollback that reads the release covers them
         Ledger().add_touched(settings.environment, settings.release_id, *taking)
+    if settings.target_group_arn is None:  # nothing to take out of service first
+        _move(task, taking, "out")
+        return _command(task, now)
     health = _target_states(settings, taking)
     serving = [i for i in taking if health.get(i, "unused") not in {"unused", "draining"}]  # a revert finds some out
     if serving:
@@ -110,9 +117,18 @@ def _draining(task: BatchTask, now: datetime) -> BatchTask:
         _move(task, draining, "failed", f"still draining after {settings.drain_seconds}s and a grace period")
         if not settings.keep_going:
             return _fail(task)
+    return _command(task, now)
+
+
+def _command(task: BatchTask, now: datetime) -> BatchTask:
+    """Send the deploy command to every instance out of service, and park until one ends."""
     command_ids = _send(task, _in(task, "out"))
     commanding = _next_phase(
-        task.model_copy(update={"command_ids": command_ids}), "commanding", 0, now, settings.command_timeout_seconds
+        task.model_copy(update={"command_ids": command_ids}),
+        "commanding",
+        0,
+        now,
+        task.settings.command_timeout_seconds,
     )
     return _await(commanding, now, command_ids) if command_ids else commanding
 
@@ -150,6 +166,11 @@ def _commanding(task: BatchTask, now: datetime) -> BatchTask:
     if lost := _not_owner(settings):  # the new owner covers every instance this release touched
         return _final(task, "superseded", lost)
     commanded = _in(task, "commanded")
+    if settings.target_group_arn is None:  # the command ended healthy on the instance: nothing to register
+        _move(task, commanded, "done", "healthy on the instance (no load balancer)")
+        if settings.record_touch and commanded:
+            Ledger().count_done(settings.environment, settings.release_id, len(commanded))
+        return _final(task, "done", None)
     if commanded:
         client("elbv2").register_targets(
             TargetGroupArn=settings.target_group_arn, Targets=_targets(settings, commanded)
@@ -278,7 +299,7 @@ def _command_failure(settings: BatchSettings, instance_id: str, invocation: dict
 
 def _target_states(settings: BatchSettings, instance_ids: list[str]) -> dict[str, str]:
     """instance → its state in the target group ("unused" when not registered), one call."""
-    if not instance_ids:
+    if not instance_ids or settings.target_group_arn is None:
         return {}
     described = client("elbv2").describe_target_health(
         TargetGroupArn=settings.target_group_arn, Targets=_targets(settings, instance_ids)
@@ -288,13 +309,9 @@ def _target_states(settings: BatchSettings, instance_ids: list[str]) -> dict[str
 
 def _document_parameters(settings: BatchSettings) -> dict[str, list[str]]:
     return {
+        **{name: [value] for name, value in settings.container.items()},
         "ImageUri": [settings.image_uri],
-        "ContainerName": [settings.container_name],
-        "ContainerPort": [str(settings.port)],
-        "HealthPath": [settings.health_path],
         "HealthTimeoutSeconds": [str(settings.health_timeout_seconds)],
-        "EnvParametersPath": [settings.env_parameters_path or ""],
-        "LogGroup": [settings.log_group or f"/harbormaster/{settings.environment}"],
         "ExecutionTimeout": [str(settings.command_timeout_seconds)],
         "ReleaseId": [settings.release_id],
         "Environment": [settings.environment],

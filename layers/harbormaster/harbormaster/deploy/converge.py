@@ -38,9 +38,10 @@ def converge(plan: DeployPlan, config: HarbormasterConfig, previous: Convergence
 
 
 def divergence(
-    plan: DeployPlan, config: HarbormasterConfig | None, group_arn: str, image_uri: str | None = None
+    plan: DeployPlan, config: HarbormasterConfig | None, group_arn: str | None, image_uri: str | None = None
 ) -> dict[str, str]:
-    """instance → what differs from "on `image_uri` (the release's), registered and healthy".
+    """instance → what differs from "on `image_uri` (the release's), registered and healthy" (or,
+    without a load balancer, just "on `image_uri`": its deploy command checked its health).
     Without `config`, only the instances the release planned or touched are looked at."""
     environment = plan.request.environment
     expected = image_uri or plan.image_uri
@@ -56,8 +57,10 @@ def divergence(
         release = ledger.release(environment, release_id)
         members.update(release.touched if release else [])
     members = targets.running(sorted(members))
-    health = client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
-    states = {d["Target"]["Id"]: str(d["TargetHealth"]["State"]) for d in health}
+    states: dict[str, str] = {}
+    if group_arn is not None:
+        health = client("elbv2").describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+        states = {d["Target"]["Id"]: str(d["TargetHealth"]["State"]) for d in health}
     running = instances.running(environment)
     found: dict[str, str] = {}
     for instance_id in sorted(members):
@@ -66,7 +69,7 @@ def divergence(
         if image != expected:
             problems.append(f"runs {image or 'an image Harbormaster did not deploy'}")
         state = states.get(instance_id, "not registered")
-        if state != "healthy":
+        if group_arn is not None and state != "healthy":
             problems.append(f"target {state}")
         if problems:
             found[instance_id] = ", ".join(problems)

@@ -53,18 +53,17 @@ class BatchSettings(Model):
     environment: str
     release_id: str
     image_uri: str
-    target_group_arn: str
-    port: int
+    target_group_arn: str | None = Field(description="None: instances without a load balancer")
+    port: int = Field(description="where the container answers on the instance (the target group's port)")
     drain_seconds: int = Field(description="the target group's deregistration delay (or more): the first look")
     poll_seconds: int = Field(description="the shortest wait between two looks (a floor, for tests)")
     healthy_after_seconds: int = Field(default=0, description="interval x healthy threshold: the first look")
     health_check_interval_seconds: int = Field(default=30, description="the longest wait between two looks")
     health_timeout_seconds: int
     command_timeout_seconds: int
-    container_name: str
-    health_path: str
-    env_parameters_path: str | None = None
-    log_group: str | None = None
+    container: dict[str, str] = Field(
+        default_factory=dict, description="the deploy document's container parameters, from the configuration"
+    )
     log_lines_in_alerts: int = 5
     record_touch: bool = Field(default=True, description="a rollout records what it takes out; a revert does not")
     keep_going: bool = Field(

@@ -128,7 +128,7 @@ def _plan(
         service = _service_task(request, environment.target, release_id, image_uri, rollout)
         return plan.model_copy(update={"ecs": service, "instances_total": 1})  # one service
     target = environment.target
-    group = targets.target_group_arn(target)
+    group = targets.target_group_arn(target) if target.has_load_balancer else None
     instance_ids = targets.instances(target, group)
     if request.trigger == "rollback" and request.rolls_back:
         # The whole environment: also what the rolled-back release took out of service.
@@ -139,28 +139,41 @@ def _plan(
         raise DeployError("the environment has no running instances to deploy to")
     total = len(instance_ids)
     container = environment.container
-    timing = alb_timing.deadlines(alb_timing.read(group), rollout.drain_seconds, rollout.health_timeout_seconds)
+    if group is not None:
+        timing = alb_timing.deadlines(alb_timing.read(group), rollout.drain_seconds, rollout.health_timeout_seconds)
+    else:  # the deploy command itself waits for the container's health
+        timing = alb_timing.Deadlines(
+            drain_seconds=0,
+            healthy_after_seconds=0,
+            health_check_interval_seconds=alb_timing.DEFAULT_INTERVAL_SECONDS,
+            health_timeout_seconds=rollout.health_timeout_seconds,
+            warnings=[_downtime(total)],
+        )
     plan = plan.model_copy(update={"warnings": [*plan.warnings, *timing.warnings]})
     settings = BatchSettings(
         environment=request.environment,
         release_id=release_id,
         image_uri=image_uri,
         target_group_arn=group,
-        port=container.port,
+        port=container.published_port,
         drain_seconds=timing.drain_seconds,
         poll_seconds=rollout.poll_seconds,
         healthy_after_seconds=timing.healthy_after_seconds,
         health_check_interval_seconds=timing.health_check_interval_seconds,
         health_timeout_seconds=timing.health_timeout_seconds,
         command_timeout_seconds=rollout.command_timeout_seconds,
-        container_name=container.name,
-        health_path=container.health_path,
-        env_parameters_path=container.env_parameters_path,
-        log_group=container.log_group,
+        container=container.document_parameters(request.environment),
         log_lines_in_alerts=container.log_lines_in_alerts,
     )
     batches = plan_batches(instance_ids, rollout.batch, rollout.min_healthy)
     return plan.model_copy(update={"rollout": settings, "batches": batches, "instances_total": total})
+
+
+def _downtime(instances: int) -> str:
+    """What a deploy without a load balancer costs, said in `deploy.started`."""
+    if instances == 1:
+        return "no load balancer: brief downtime while the only instance's container is replaced in place"
+    return "no load balancer: each instance is briefly down while its container is replaced (one batch at a time)"
 
 
 def _service_task(

@@ -15,6 +15,7 @@ FILTER_VALUES_LIMIT = 200
 
 
 def target_group_arn(target: Ec2Target) -> str:
+    """The ARN of the environment's target group (the caller checked it has one)."""
     if target.target_group_arn:
         return target.target_group_arn
     try:
