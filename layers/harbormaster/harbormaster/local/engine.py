@@ -599,16 +599,21 @@ class LocalEngine:
                     target.cluster, target.service, bootstrap, target.container, per_environment, environment=name
                 )
                 continue
-            if not target.target_group_name:
-                continue
-            group = self.fleet.target_group(
-                target.target_group_name,
-                port=environment.container.port,
-                health_path=environment.container.health_path,
-                environment=name,
-            )
+            group = None
+            if target.target_group_name:
+                group = self.fleet.target_group(
+                    target.target_group_name,
+                    port=environment.container.published_port,
+                    health_path=environment.container.health_path,
+                    environment=name,
+                )
+            elif target.instances is None:
+                continue  # instances of an Auto Scaling group only: the world has none
             tags = {"harbormaster:environment": name, **(target.instances.tag if target.instances else {})}
-            self.fleet.launch(per_environment, f"{environment.repository}:bootstrap", tags=tags, target_group=group)
+            bootstrap = f"{environment.repository}:bootstrap"
+            launched = self.fleet.launch(per_environment, bootstrap, tags=tags, target_group=group)
+            if (compose := environment.container.compose) is not None:
+                self.fleet.compose(launched, compose.project_dir, compose.file, {compose.service: bootstrap})
 
     def _materialise(self, event: dict[str, Any]) -> None:
         """An `ECR Image Action` PUSH means the image is in ECR: make it so in moto."""

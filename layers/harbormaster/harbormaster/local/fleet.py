@@ -7,7 +7,9 @@ first-class API: a bad image, a failing command, a target that never turns healt
 on a named API call, an instance terminated mid-way.
 
 The deploy document's contract with the fleet: the command's `ImageUri` parameter is the image
-to run. A command succeeds when the instance is running and the image is not bad; it fails with
+to run; with `ComposeService`, the image of that service of the instance's compose project (the
+project's other services keep theirs and are never recreated), and a command for a project or
+service the host does not have fails as the document does. A command succeeds when the instance is running and the image is not bad; it fails with
 exit code 1 and the container's last log lines otherwise. Before anything, as the document does
 under its per-instance flock, it reads the environment's fence (`FENCE#<env> / DESIRED` in
 `FenceTable`) and exits 75 ("superseded"), changing nothing, when `ReleaseId` is not the desired
@@ -66,6 +68,16 @@ class TimelinePoint:
 
 
 @dataclass
+class ComposeProject:
+    """A Docker Compose project on an instance: each service's image, and how often each was recreated."""
+
+    project_dir: str
+    file: str
+    services: dict[str, str]
+    recreated: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
 class Faults:
     bad_images: set[str] = field(default_factory=set)
     failing_commands: Counter[str] = field(default_factory=Counter)
@@ -105,6 +117,10 @@ class Fleet:
         self._outbox: list[dict[str, Any]] = []  # announced, not yet taken by the engine's bus
         self._running: dict[str, tuple[datetime, Any]] = {}  # command id → (when it ends, the command)
         self._timers: Timers | None = None
+        self.projects: dict[str, ComposeProject] = {}  # instance → its compose project
+        self.parameters: dict[str, dict[str, str]] = {}  # instance → the last deploy command's parameters
+        self.replacing: set[str] = set()  # instances whose deploy command is running: container down
+        self.down: list[frozenset[str]] = []  # after each change: the instances whose container is not serving
 
     def use_timers(self, timers: Timers) -> None:
         """The engine's timers: commands and ECS deployments end at their time on its clock."""
@@ -171,6 +187,12 @@ class Fleet:
                     self._registered_at.pop((target_group, instance_id), None)
             self._snapshot("launch")
         return ids
+
+    def compose(self, instance_ids: list[str], project_dir: str, file: str, services: dict[str, str]) -> None:
+        """Give each instance a compose project running `services` (name → image)."""
+        with self._lock:
+            for instance_id in instance_ids:
+                self.projects[instance_id] = ComposeProject(project_dir, file, dict(services))
 
     # ------------------------------------------------------------------ faults
     def bad_image(self, image: str) -> None:
@@ -254,6 +276,12 @@ class Fleet:
             and image not in self.faults.bad_images
             and instance_id not in self.faults.never_healthy
         )
+
+    def max_down_seen(self, instance_ids: list[str]) -> int:
+        """The most of `instance_ids` whose container was not serving at the same time (no load
+        balancer needed: the container's own health)."""
+        wanted = set(instance_ids)
+        return max((len(down & wanted) for down in self.down), default=0)
 
     def min_healthy_seen(self, target_group: str) -> int:
         points = [p for p in self.timeline if p.target_group == target_group]
@@ -356,6 +384,8 @@ class Fleet:
         ends = clock.now() + timedelta(seconds=self.command_seconds)
         with self._lock:
             self._running[command.command_id] = (ends, command)
+            self.replacing.update(i["InstanceId"] for i in command.invocations)
+        self._snapshot(f"command {command.command_id} started")
         if self._timers is not None:
             self._timers.at(ends, self._end_due_commands)
 
@@ -407,6 +437,8 @@ class Fleet:
                 if invocation.get("Status") == "Cancelled":
                     continue
             outcome = self._outcome(instance_id, image, parameters)
+            with self._lock:
+                self.replacing.discard(instance_id)
             invocation.update(outcome)
             self.commands.append((instance_id, image or "", outcome["Status"]))
         command.status = command.status_details = ssm_commands.overall(command.invocations)
@@ -455,12 +487,30 @@ class Fleet:
                 return _result("Failed", 1, "", "docker: error pulling image (simulated failure)")
             if image is None:
                 return _result("Success", 0, "no ImageUri: nothing to run", "")
+            self.parameters[instance_id] = {name: values[0] for name, values in parameters.items() if values}
+            service = self.parameters[instance_id].get("ComposeService")
+            if service and (refused := self._compose_refuses(instance_id, self.parameters[instance_id])):
+                return refused
             previous = self.images.get(instance_id)
             self.images[instance_id] = image
+            if service:
+                project = self.projects[instance_id]
+                project.services[service] = image
+                project.recreated[service] += 1
             if image in self.faults.bad_images:
                 logs = f"Error: application failed to start ({image})\nhealth check timed out"
                 return _result("Failed", 1, "", f"container did not become healthy; last log lines:\n{logs}")
             return _result("Success", 0, f"replaced {previous} with {image}; healthy", "")
+
+    def _compose_refuses(self, instance_id: str, parameters: dict[str, str]) -> dict[str, Any] | None:
+        """The document's checks before a compose deploy changes anything, with its messages."""
+        project = self.projects.get(instance_id)
+        team_file = f"{parameters.get('ComposeProjectDir', '')}/{parameters.get('ComposeFile', '')}"
+        if project is None or team_file != f"{project.project_dir}/{project.file}":
+            return _result("Failed", 1, "", f"no compose file at {team_file}")
+        if parameters["ComposeService"] not in project.services:
+            return _result("Failed", 1, "", f"{team_file} has no service {parameters['ComposeService']}")
+        return None
 
     def _fence_refuses(self, instance_id: str, parameters: dict[str, list[str]]) -> dict[str, Any] | None:
         """The deploy document's fence check: None when the command's release is the desired one."""
@@ -561,6 +611,9 @@ class Fleet:
 
     def _snapshot(self, cause: str) -> None:
         with self._lock:
+            self.down.append(
+                frozenset(i for i in self.images if i in self.replacing or not self.is_healthy(i))
+            )
             for arn in self._target_groups:
                 registered = frozenset(self._registered(arn))
                 self.timeline.append(
