@@ -41,8 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
 
     config = commands.add_parser("config", help="configuration file").add_subparsers(title="config commands")
-    validate = config.add_parser("validate", help="check harbormaster.yaml; print OK or every error")
-    validate.add_argument("file", nargs="?", type=Path, help="default: $HARBORMASTER_CONFIG or ./harbormaster.yaml")
+    validate = config.add_parser("validate", help="check configuration files; print OK or every error of each")
+    validate.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="default: $HARBORMASTER_CONFIG or ./harbormaster.yaml"
+    )
     validate.set_defaults(run=_config_validate)
 
     deploy = commands.add_parser("deploy", help="deploy a tag or digest to an environment now")
@@ -358,18 +360,21 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_validate(args: argparse.Namespace) -> int:
-    file = args.file or (config_path() if os.environ.get(CONFIG_ENV) else Path("harbormaster.yaml"))
-    load_config.cache_clear()
-    try:
-        config = load_config(str(file))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_FAILED
-    print(
-        f"OK: {file} ({len(config.environments)} environments, {len(config.schedules)} schedules, "
-        f"{len(config.slack.routes)} Slack routes)"
-    )
-    return EXIT_OK
+    files = args.files or [config_path() if os.environ.get(CONFIG_ENV) else Path("harbormaster.yaml")]
+    failed = False
+    for file in files:
+        load_config.cache_clear()
+        try:
+            config = load_config(str(file))
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            failed = True
+            continue
+        print(
+            f"OK: {file} ({len(config.environments)} environments, {len(config.schedules)} schedules, "
+            f"{len(config.slack.routes)} Slack routes)"
+        )
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _read_json(path: Path) -> Any:
