@@ -9,8 +9,9 @@ on a named API call, an instance terminated mid-way.
 The deploy document's contract with the fleet: the command's `ImageUri` parameter is the image
 to run; with `ComposeService`, the image of that service of the instance's compose project (the
 project's other services keep theirs and are never recreated), and a command for a project or
-service the host does not have fails as the document does. A command succeeds when the instance is running and the image is not bad; it fails with
-exit code 1 and the container's last log lines otherwise. Before anything, as the document does
+service the host does not have fails as the document does. A command succeeds when the instance
+is running and the image is not bad; it fails with exit code 1 and the container's last log lines
+otherwise. Before anything, as the document does
 under its per-instance flock, it reads the environment's fence (`FENCE#<env> / DESIRED` in
 `FenceTable`) and exits 75 ("superseded"), changing nothing, when `ReleaseId` is not the desired
 release. Commands on one instance never overlap here (they run one at a time under the fleet's
