@@ -612,9 +612,7 @@ class Fleet:
 
     def _snapshot(self, cause: str) -> None:
         with self._lock:
-            self.down.append(
-                frozenset(i for i in self.images if i in self.replacing or not self.is_healthy(i))
-            )
+            self.down.append(frozenset(i for i in self.images if i in self.replacing or not self.is_healthy(i)))
             for arn in self._target_groups:
                 registered = frozenset(self._registered(arn))
                 self.timeline.append(
