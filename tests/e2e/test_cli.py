@@ -81,6 +81,9 @@ def test_demo_narrates_the_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Deploy started — api-dev" in out
     assert "after: frontend runs codemate-frontend:2" in out  # the ECS environment deployed a new revision
     assert "circuit breaker rolled the service back to codemate-frontend:2" in out
+    # The Compose host: web recreated for main-1, for the failing main-2 and back; nginx never.
+    assert "no load balancer: brief downtime" in out and "Deploy failed — board-dev" in out
+    assert "web    main-1               recreated 3x" in out and "nginx  nginx:1.25-alpine    recreated 0x" in out
     assert "Schedule stopped resources — office-hours" in out and "Schedule started resources" in out
     assert "Approval needed — api-prod" in out and "[Approve] [Reject]" in out
     assert "U01ABC clicks Reject: HTTP 200" in out and "told privately: <@U0INTERN> is not an approver" in out

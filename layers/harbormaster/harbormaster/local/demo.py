@@ -164,7 +164,31 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         say(f"   {line[:150]}")
     say()
 
-    say("6. Production needs an approval: pushing tpt-api-prod:v1.0.0 parks the deploy at the approval gate")
+    say("6. board-dev is a Django app on one EC2 host run by Docker Compose (web, nginx, redis, db), with no")
+    say("   load balancer (seed 003). A push pins web's image by digest in docker-compose.harbormaster.yml,")
+    say("   an override Harbormaster owns, and recreates web alone; nginx, redis and db keep running.")
+    [board] = [i for i, p in engine.fleet.projects.items() if p.project_dir == "/home/ubuntu/TeamMoa"]
+    project = engine.fleet.projects[board]
+    engine.fleet.compose([board], project.project_dir, project.file, {**project.services, **TEAMMOA_NEIGHBOURS})
+    project = engine.fleet.projects[board]
+
+    def compose_state() -> None:
+        for service, image in project.services.items():
+            say(f"   {service:<6} {_tag(image, tags):<20} recreated {project.recreated[service]}x")
+        say()
+
+    board_good, report = engine.push_image("teammoa-web", "main-1", content="demo-main-1")
+    tags[board_good] = "main-1"
+    show(_without_steps(report))
+    compose_state()
+    say("   main-2 never gets healthy: the command fails on the host and web goes back to main-1.")
+    board_bad = "sha256:" + "d" * 64
+    tags[board_bad] = "main-2"
+    engine.fleet.bad_image(f"123456789012.dkr.ecr.{engine_region()}.amazonaws.com/teammoa-web@{board_bad}")
+    show(_without_steps(engine.push_image("teammoa-web", "main-2", digest=board_bad)[1]))
+    compose_state()
+
+    say("7. Production needs an approval: pushing tpt-api-prod:v1.0.0 parks the deploy at the approval gate")
     say("   (waitForTaskToken; the token stays in DynamoDB) and posts Approve / Reject buttons to Slack.")
     engine.push_image("tpt-api-prod", "v1.0.0", content="demo-v1.0.0", wait=False)
     engine.deliver_queued()
@@ -183,7 +207,7 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         say(f"   {line[:150]}")
     say()
 
-    say("7. Night and morning on the office-hours schedule (mon-fri 08:00-20:00 Asia/Seoul): dev boxes, a")
+    say("8. Night and morning on the office-hours schedule (mon-fri 08:00-20:00 Asia/Seoul): dev boxes, a")
     say("   database and the web service are tagged harbormaster:schedule=office-hours. The reconciler runs")
     say(f"   on an EventBridge Scheduler rate ({engine.parameters.get('ScheduleRate', 'rate(5 minutes)')} here),")
     say("   on the engine's virtual clock.")
@@ -204,7 +228,7 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
     show(_only_schedule(engine.advance(morning - engine.clock.now)))
     say()
 
-    say("8. Other AWS notifications on the alert topic reach Slack formatted: a CloudWatch alarm's SNS message")
+    say("9. Other AWS notifications on the alert topic reach Slack formatted: a CloudWatch alarm's SNS message")
     say("   (its description tries to @channel; it is escaped) and a GuardDuty finding.")
     show(
         engine.publish_alert(
@@ -247,7 +271,7 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         )
     )
 
-    say("9. Harbormaster watches itself: Slack refuses a message (400 invalid_payload), so it goes straight to")
+    say("10. Harbormaster watches itself: Slack refuses a message (400 invalid_payload), so it goes straight to")
     say("   the DLQ; the stack's own alarm on the DLQ's depth goes off and reaches Slack.")
     engine.slack.fail_next, engine.slack.failure_statuses = 1, (400,)
     engine.publish_alert("a message Slack will refuse", subject="doomed")
@@ -263,10 +287,10 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         )
     )
 
-    say("10. A push to a repository no environment watches is ignored, with a log line that says why.")
+    say("11. A push to a repository no environment watches is ignored, with a log line that says why.")
     show(engine.push_image("some-other-repo", "latest")[1])
 
-    say("11. An event no rule matches (an EC2 state change): nothing is triggered.")
+    say("12. An event no rule matches (an EC2 state change): nothing is triggered.")
     show(
         engine.send_event(
             {
@@ -277,6 +301,9 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
         )
     )
     say(f"Slack received {len(engine.slack.delivered())} message(s); every function ran from the working tree.")
+
+
+TEAMMOA_NEIGHBOURS = {"nginx": "nginx:1.25-alpine", "redis": "redis:7-alpine", "db": "mysql:8.0"}
 
 
 def demo_start() -> datetime:
@@ -361,6 +388,8 @@ def _without_steps(report: Report) -> Report:
 
 
 def _tag(image: str, tags: dict[str, str]) -> str:
+    if "@" not in image and ":bootstrap" not in image:
+        return image  # e.g. nginx:1.25-alpine, which Harbormaster does not deploy
     digest = image.rsplit("@", 1)[-1]
     return tags.get(digest, image.rsplit(":", 1)[-1] if ":bootstrap" in image else digest[:14])
 

@@ -589,8 +589,9 @@ class LocalEngine:
 
     def _seed_fleets(self, config: HarbormasterConfig, per_environment: int = 2) -> None:
         """A world for the configuration: each EC2 environment gets its target group and
-        `per_environment` tagged instances running a bootstrap image; each ECS environment its
-        tagged service with `per_environment` tasks."""
+        `per_environment` tagged instances running a bootstrap image (a Compose project without a
+        load balancer: one host, as the seeds run it); each ECS environment its tagged service with
+        `per_environment` tasks."""
         for name, environment in config.environments.items():
             target = environment.target
             if isinstance(target, EcsTarget):
@@ -611,8 +612,10 @@ class LocalEngine:
                 continue  # instances of an Auto Scaling group only: the world has none
             tags = {"harbormaster:environment": name, **(target.instances.tag if target.instances else {})}
             bootstrap = f"{environment.repository}:bootstrap"
-            launched = self.fleet.launch(per_environment, bootstrap, tags=tags, target_group=group)
-            if (compose := environment.container.compose) is not None:
+            compose = environment.container.compose
+            count = 1 if compose is not None and group is None else per_environment
+            launched = self.fleet.launch(count, bootstrap, tags=tags, target_group=group)
+            if compose is not None:
                 self.fleet.compose(launched, compose.project_dir, compose.file, {compose.service: bootstrap})
 
     def _materialise(self, event: dict[str, Any]) -> None:
