@@ -52,3 +52,12 @@ def test_every_example_deploys_a_push_on_the_engine(example: Path) -> None:
         assert name in engine.slack.delivered("deployments")[-1].body["text"]
     finally:
         engine.stop()
+
+
+def test_moving_over_covers_every_seed_and_its_example() -> None:
+    readme = (ROOT / "README.md").read_text()
+    moving_over = readme[readme.index("## Moving over") : readme.index("## Layout")]
+    for seed in ("000", "001", "002", "003", "004"):
+        assert f"`{seed}_*`" in moving_over, seed
+    for example in EXAMPLES:
+        assert f"(examples/{example.name})" in moving_over
