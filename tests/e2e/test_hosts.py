@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harbormaster.cli.main import main
 from harbormaster.local import LocalEngine
 
 pytestmark = pytest.mark.e2e
@@ -108,7 +109,9 @@ def test_a_compose_deploy_to_a_host_without_the_project_fails_and_changes_nothin
     assert "no compose file at /home/ubuntu/TeamMoa/docker-compose.prod.yml" in json.dumps(alert.body)
 
 
-def test_two_hosts_without_a_load_balancer_deploy_one_at_a_time(engine: LocalEngine) -> None:
+def test_two_hosts_without_a_load_balancer_deploy_one_at_a_time(
+    engine: LocalEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
     hosts = sorted(engine.fleet.launch(2, "deepple:v1", tags=DEEPPLE))
     engine.fleet.command_seconds = 60  # a container takes a minute to replace and pass its health check
 
@@ -125,6 +128,14 @@ def test_two_hosts_without_a_load_balancer_deploy_one_at_a_time(engine: LocalEng
         "15",
     )
     assert (sent["ContainerName"], sent["LogGroup"]) == ("spring-app", "/deepple/prod/application")
+
+    capsys.readouterr()
+    assert main(["status", "deepple", "--output", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    rows = row["instances"]
+    assert [(r["instance"], r["target"], r["converged"]) for r in rows] == [
+        (host, "no load balancer", True) for host in hosts
+    ]
 
 
 def test_a_failing_image_on_hosts_without_a_load_balancer_stops_at_the_first_and_is_reverted(

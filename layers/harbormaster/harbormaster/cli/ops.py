@@ -73,7 +73,8 @@ def status_rows(config: HarbormasterConfig, only: str | None = None) -> list[dic
 
 def instance_rows(config: HarbormasterConfig, environment: str) -> list[dict[str, Any]]:
     """Each instance of an EC2 environment: the image Harbormaster last put on it, the target
-    group's view of it, and whether it is converged (on the current release and healthy)."""
+    group's view of it ("no load balancer" without one), and whether it is converged (on the
+    current release and, behind a load balancer, healthy)."""
     from harbormaster.config.models import Ec2Target
     from harbormaster.deploy import targets
     from harbormaster.deploy.exceptions import DeployError
@@ -83,14 +84,17 @@ def instance_rows(config: HarbormasterConfig, environment: str) -> list[dict[str
     if settings is None:
         raise OperatorError(f"environment {environment!r} is not in the configuration")
     target = settings.target
-    if not isinstance(target, Ec2Target) or not (target.target_group_arn or target.target_group_name):
+    if not isinstance(target, Ec2Target):
         return []
-    try:
-        group = targets.target_group_arn(target)
-    except DeployError as exc:
-        raise OperatorError(str(exc)) from None
-    described = client("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
-    health = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in described}
+    group: str | None = None
+    health: dict[str, str] = {}
+    if target.has_load_balancer:
+        try:
+            group = targets.target_group_arn(target)
+        except DeployError as exc:
+            raise OperatorError(str(exc)) from None
+        described = client("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        health = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in described}
     running = instances.running(environment)
     current = Ledger().current(environment)
     current_digest = current.digest if current else None
@@ -98,14 +102,14 @@ def instance_rows(config: HarbormasterConfig, environment: str) -> list[dict[str
     for instance_id in sorted(set(targets.instances(target, group)) | set(health)):
         record = running.get(instance_id, {})
         digest = str(record.get("image_uri", "")).rsplit("@", 1)[-1] or None
-        state = health.get(instance_id, "not registered")
+        state = health.get(instance_id, "not registered") if group else "no load balancer"
         rows.append(
             {
                 "instance": instance_id,
                 "image": digest[:19] if digest else "unknown (never deployed by Harbormaster)",
                 "release": record.get("release_id"),
                 "target": state,
-                "converged": bool(digest) and digest == current_digest and state == "healthy",
+                "converged": bool(digest) and digest == current_digest and state in {"healthy", "no load balancer"},
             }
         )
     return rows
