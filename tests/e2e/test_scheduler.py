@@ -222,8 +222,8 @@ def test_overlapping_runs_cannot_lose_a_saved_capacity(office: Office) -> None:
     run B (a one-shot stop) saves its capacity and scales it to 0. A then remembers what it saw.
     Before, A wrote back the whole record it had read, without the saved capacity, and the next
     start found nothing to restore: the group stayed at 0."""
-    held = office.engine.pause(
-        "dynamodb", "GetItem", when=lambda params: "dev-asg" in str(params.get("Key")), after=True
+    held = office.engine.pause(  # the records are read in bulk
+        "dynamodb", "BatchGetItem", when=lambda params: "dev-asg" in str(params.get("RequestItems")), after=True
     )
     run_a = threading.Thread(
         target=office.engine.runtime.invoke, args=("SchedulerFunction", {"action": "start", "schedule": "office-hours"})

@@ -13,6 +13,10 @@
       a launch error (not a user's stop)          KMS key the role cannot use): reported with
                                                   EC2's reason, and started again
 
+A run's cost does not grow with the resources when nothing changes: a schedule whose inputs are
+those of its last idle run (state/idle_marks.py) is decided without reading a record. Otherwise the
+records are read in bulk, and only what changed is written.
+
 A schedule's override (`schedule keep`, state/overrides.py) replaces what its periods say until
 it ends. Stops go ECS, ASG, EC2, then databases; starts go databases first, and the rest of the schedule
 waits (deferred to the next run) until every database of the schedule is available.
@@ -33,6 +37,7 @@ from harbormaster.schedule.evaluate import evaluate
 from harbormaster.schedule.exceptions import UnknownSchedule
 from harbormaster.schedule.models import DATABASES, START_ORDER, STOP_ORDER, Outcome, Resource, RunInput, RunReport
 from harbormaster.state import resources as records
+from harbormaster.state.idle_marks import IdleMarks, fingerprint
 from harbormaster.state.overrides import Overrides
 
 RDS_MAX_STOPPED = timedelta(days=7)
@@ -51,6 +56,9 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
     members: dict[str, list[Resource]] = defaultdict(list)
     for resource in found:
         members[resource.schedule].append(resource)
+    # A dry run or a one-shot action always decides in full; a dry run writes nothing at all.
+    marks = IdleMarks() if not request.dry_run else None
+    seen = marks.all() if marks else {}
     for name in sorted(members):
         if request.schedule is not None and name != request.schedule:
             continue
@@ -60,44 +68,105 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
                 report.outcomes.append(_outcome(resource, "-", "skipped", f"unknown schedule {name!r}", request))
             logger.warning("unknown schedule", extra={"schedule": name, "resources": [r.id for r in members[name]]})
             continue
-        report.outcomes += _schedule_run(name, schedule, members[name], request, now)
+        desired, why = _desired(name, schedule, request, now)
+        digest = fingerprint(desired, schedule.enforced, (_observed(r) for r in members[name]))
+        mark = seen.get(name)
+        if request.action is None and mark is not None and mark.fingerprint == digest:
+            # As at the last run, which changed nothing: it would decide the same.
+            report.outcomes += [_outcome(r, desired, "none", _why_not(r, desired), request) for r in members[name]]
+            continue
+        outcomes, wrote = _schedule_run(name, schedule, members[name], request, now, desired, why)
+        report.outcomes += outcomes
+        if marks is None:
+            continue
+        if request.action is None and all(o.action == "none" for o in outcomes):
+            marks.keep(name, digest, mark, now)  # refused if another run changed the records meanwhile
+        elif wrote or mark is not None:
+            marks.invalidate(name)
     return report, {resource.id: resource for resource in found}
 
 
-def _schedule_run(
-    name: str, schedule: Schedule, members: list[Resource], request: RunInput, now: datetime
-) -> list[Outcome]:
+def _observed(resource: Resource) -> dict[str, Any]:
+    """What a run decides from, of one member."""
+    return {
+        "kind": resource.kind,
+        "id": resource.arn,
+        "actual": resource.actual,
+        "reason": resource.state_reason,
+        "capacity": resource.capacity,
+    }
+
+
+def _desired(name: str, schedule: Schedule, request: RunInput, now: datetime) -> tuple[str, str]:
+    """The schedule's desired state now, and why: a one-shot action, an override, or its periods."""
     if request.action is not None:
-        desired, why = ("stopped" if request.action == "stop" else "running"), f"one-shot {request.action}"
-    elif kept := Overrides().active(name, now):
-        desired = kept.state
+        return ("stopped" if request.action == "stop" else "running"), f"one-shot {request.action}"
+    if kept := Overrides().active(name, now):
         until = kept.until.astimezone(ZoneInfo(schedule.timezone))
-        why = f"kept {'on' if kept.state == 'running' else 'off'} by {kept.by} until {until:%a %H:%M %Z}"
-    else:
-        decision = evaluate(schedule, now)
-        desired, why = decision.state, decision.reason
+        return kept.state, f"kept {'on' if kept.state == 'running' else 'off'} by {kept.by} until {until:%a %H:%M %Z}"
+    decision = evaluate(schedule, now)
+    return decision.state, decision.reason
+
+
+def _schedule_run(
+    name: str, schedule: Schedule, members: list[Resource], request: RunInput, now: datetime, desired: str, why: str
+) -> tuple[list[Outcome], bool]:
+    """The schedule's outcomes, and whether it wrote any record (or acted on any resource)."""
     outcomes: list[Outcome] = []
     act: list[Resource] = []
+    stored = records.get_many([resource.arn for resource in members])
+    memory = _Memory(stored)
     for resource in members:
-        record = records.get(resource.arn)
+        record = stored[resource.arn]
         if failed := _start_did_not_hold(resource, record, desired):
             act.append(resource)
             outcomes.append(_outcome(resource, desired, "failed", f"{failed}; starting it again", request))
             continue
         reason = _needs_action(resource, record, desired, schedule.enforced or request.action is not None, now)
         if reason is None:
-            outcomes.append(_outcome(resource, desired, "none", _why_not(resource, record, desired), request))
-            if desired != "any" and resource.actual == desired and not request.dry_run:
-                records.remember(resource.arn, schedule=name, last_desired=desired)
+            outcomes.append(_outcome(resource, desired, "none", _why_not(resource, desired), request))
+            settled = desired != "any" and resource.actual == desired
+            if (
+                settled
+                and not request.dry_run
+                and (record.get("last_desired"), record.get("schedule")) != (desired, name)
+            ):
+                memory.remember(resource, schedule=name, last_desired=desired)
             continue
         act.append(resource)
         why_this = f"{why}; {reason}"
         outcomes.append(_outcome(resource, desired, "stop" if desired == "stopped" else "start", why_this, request))
     if request.dry_run or not act:
-        return outcomes
+        return outcomes, memory.flush()
     # Only failures and deferrals replace the planned outcome; a success keeps its reason.
-    changed = _stop(act, schedule, now) if desired == "stopped" else _start(act, members, now)
-    return [changed.get((o.kind, o.id)) or o for o in outcomes]
+    changed = _stop(act, schedule, now, memory) if desired == "stopped" else _start(act, members, now, memory)
+    memory.flush()
+    return [changed.get((o.kind, o.id)) or o for o in outcomes], True
+
+
+class _Memory:
+    """What a schedule's run remembers: EC2 records in bulk at the end (BatchWriteItem, each the
+    record read this run with its new fields), the others at once, attribute by attribute
+    (UpdateItem: a saved capacity is never written back from a stale copy)."""
+
+    def __init__(self, stored: dict[str, dict[str, Any]]) -> None:
+        self.stored = stored
+        self.ec2: dict[str, dict[str, Any]] = {}
+        self.wrote = False
+
+    def remember(self, resource: Resource, **fields: Any) -> None:
+        if resource.kind == "ec2":
+            self.ec2[resource.arn] = {**self.stored.get(resource.arn, {}), **self.ec2.get(resource.arn, {}), **fields}
+        else:
+            records.remember(resource.arn, **fields)
+            self.wrote = True
+
+    def flush(self) -> bool:
+        """Write what is pending; whether anything was written by this run so far."""
+        if self.ec2:
+            records.put_many(self.ec2)
+            self.ec2, self.wrote = {}, True
+        return self.wrote
 
 
 def _needs_action(resource: Resource, record: dict[str, Any], desired: str, always: bool, now: datetime) -> str | None:
@@ -132,7 +201,7 @@ def _start_did_not_hold(resource: Resource, record: dict[str, Any], desired: str
 _CHOSEN_STOPS = ("Client.UserInitiated", "Client.InstanceInitiatedShutdown")
 
 
-def _why_not(resource: Resource, record: dict[str, Any], desired: str) -> str:
+def _why_not(resource: Resource, desired: str) -> str:
     if desired == "any":
         return "the schedule says any: left as it is"
     if resource.actual == "transitioning":
@@ -145,25 +214,27 @@ def _why_not(resource: Resource, record: dict[str, Any], desired: str) -> str:
 Changed = dict[tuple[str, str], Outcome | None]
 
 
-def _stop(act: list[Resource], schedule: Schedule, now: datetime) -> Changed:
+def _stop(act: list[Resource], schedule: Schedule, now: datetime, memory: _Memory) -> Changed:
     results: Changed = {}
     ec2 = [r for r in act if r.kind == "ec2"]
     for kind in STOP_ORDER:
         if kind == "ec2" and ec2:
             failures = resources.stop_ec2([r.id for r in ec2], hibernate=schedule.hibernate)
             for resource in ec2:
-                results[("ec2", resource.id)] = _finished(resource, "stopped", now, failures.get(resource.id))
+                results[("ec2", resource.id)] = _finished(resource, "stopped", now, failures.get(resource.id), memory)
             continue
         for resource in (r for r in act if r.kind == kind):
-            results[(kind, resource.id)] = _finished(resource, "stopped", now, _attempt(_stop_one, resource))
+            failure = _attempt(_stop_one, resource)
+            results[(kind, resource.id)] = _finished(resource, "stopped", now, failure, memory)
     return results
 
 
-def _start(act: list[Resource], members: list[Resource], now: datetime) -> Changed:
+def _start(act: list[Resource], members: list[Resource], now: datetime, memory: _Memory) -> Changed:
     results: Changed = {}
     databases = [r for r in act if r.kind in DATABASES]
     for resource in sorted(databases, key=lambda r: START_ORDER.index(r.kind)):
-        results[(resource.kind, resource.id)] = _finished(resource, "running", now, _attempt(_start_one, resource))
+        failure = _attempt(_start_one, resource)
+        results[(resource.kind, resource.id)] = _finished(resource, "running", now, failure, memory)
     waiting = [r.id for r in members if r.kind in DATABASES and not resources.database_available(r)]
     others = [r for r in act if r.kind not in DATABASES]
     if waiting:
@@ -182,10 +253,11 @@ def _start(act: list[Resource], members: list[Resource], now: datetime) -> Chang
     ec2 = [r for r in others if r.kind == "ec2"]
     failures = resources.start_ec2([r.id for r in ec2]) if ec2 else {}
     for resource in ec2:
-        results[("ec2", resource.id)] = _finished(resource, "running", now, failures.get(resource.id))
+        results[("ec2", resource.id)] = _finished(resource, "running", now, failures.get(resource.id), memory)
     for kind in START_ORDER:
         for resource in (r for r in others if r.kind == kind and kind != "ec2"):
-            results[(kind, resource.id)] = _finished(resource, "running", now, _attempt(_start_one, resource))
+            failure = _attempt(_start_one, resource)
+            results[(kind, resource.id)] = _finished(resource, "running", now, failure, memory)
     return results
 
 
@@ -236,7 +308,7 @@ def _attempt(action: Any, resource: Resource) -> str | None:
     return None
 
 
-def _finished(resource: Resource, desired: str, now: datetime, failure: str | None) -> Outcome | None:
+def _finished(resource: Resource, desired: str, now: datetime, failure: str | None, memory: _Memory) -> Outcome | None:
     """Remember a success (None: the planned outcome stands); a failure becomes the outcome and is
     not remembered, so the next run tries again."""
     if failure:
@@ -251,7 +323,7 @@ def _finished(resource: Resource, desired: str, now: datetime, failure: str | No
         )
     update: dict[str, Any] = {"schedule": resource.schedule, "last_desired": desired}
     update["stopped_at" if desired == "stopped" else "started_at"] = now.isoformat()
-    records.remember(resource.arn, **update)
+    memory.remember(resource, **update)
     return None
 
 
