@@ -9,7 +9,7 @@ RUNTIME_PROVIDED := boto3 botocore s3transfer jmespath python-dateutil six urlli
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: lock demo test lint typecheck unit validate security build bench-all bench-cold-start bench-deploy bench-ecs bench-rollback bench-slack diagram setup
+.PHONY: lock demo test lint typecheck unit validate security build bench-all bench-cold-start bench-deploy bench-ecs bench-rollback bench-scheduler bench-slack diagram setup
 
 $(STAMP):
 	python3 -m venv $(VENV)
@@ -77,6 +77,9 @@ bench-ecs: $(STAMP)
 
 bench-slack: $(STAMP)
 	$(BIN)/python bench/slack.py
+
+bench-scheduler: $(STAMP)
+	$(BIN)/python bench/scheduler.py
 
 bench-rollback: $(STAMP)
 	$(BIN)/python bench/rollback.py

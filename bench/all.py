@@ -19,6 +19,7 @@ import deploy
 import ecs_deploy
 import figures
 import rollback
+import scheduler
 import slack
 
 SIZES = [4, 16, 64]
@@ -52,6 +53,11 @@ def main() -> None:
     results["rollback"] = {"runs": ROLLBACK_RUNS, "rows": _rollbacks()}
     print("Slack ...", flush=True)
     results["slack"] = _slack()
+    print("scheduler ...", flush=True)
+    results["scheduler"] = [
+        {key: value for key, value in scheduler.measure(size).items() if not key.endswith("_calls")}
+        for size in scheduler.SIZES
+    ]
     figures.RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     figures.write_readme(results)
     print(figures.render(results))

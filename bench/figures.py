@@ -110,9 +110,30 @@ def render(results: dict[str, Any]) -> str:
         + f"; a burst of {slack['burst']} alerts with Slack failing 30% of requests and "
         f"{slack['rate']:g} messages/s allowed: {slack['delivered']} delivered once in {slack['seconds']:.1f} s "
         f"({slack['requests']} requests).",
-        END,
     ]
+    if "scheduler" in results:
+        lines += _scheduler(results["scheduler"])
+    lines.append(END)
     return "\n".join(lines)
+
+
+def _scheduler(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        "**Scheduler** (`bench/scheduler.py`): API calls of one run, N tagged EC2 instances + 5 RDS + 2 Aurora on "
+        "one schedule, side by side with a naive reconciler (one call per resource) in the same run; wall "
+        "seconds in moto in brackets. Targets (issue 18, N = 2,000): idle ≤ 20 calls, stop transition ≤ 1,264.",
+        "",
+        "| N | idle: Harbormaster | idle: naive | stop: Harbormaster | stop: naive |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['size']:,} | {r['harbormaster_idle']} ({r['harbormaster_idle_s']:.1f} s) | "
+            f"{r['naive_idle']:,} ({r['naive_idle_s']:.1f} s) | {r['harbormaster_stop']:,} "
+            f"({r['harbormaster_stop_s']:.1f} s) | {r['naive_stop']:,} ({r['naive_stop_s']:.1f} s) |"
+        )
+    return lines
 
 
 def readme_block(text: str) -> str:

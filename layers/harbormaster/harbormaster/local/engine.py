@@ -32,7 +32,7 @@ from harbormaster.approval.slack_click import RESPONSE_HOST_ENV
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
-from harbormaster.local import cloudwatch_rules, sfn_rules, ssm_rules, topic_keys, virtual_time
+from harbormaster.local import cloudwatch_rules, ec2_rules, sfn_rules, ssm_rules, topic_keys, virtual_time
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.ecr_scans import EcrScans
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
@@ -168,7 +168,13 @@ class LocalEngine:
         mocker.start()
         self._patches.append(mocker)
         self._patches.extend(virtual_time.install(self.clock, self.timers))
-        rules = [*ssm_rules.patches(), *cloudwatch_rules.patches(), *sfn_rules.patches(), *self.scans.patches()]
+        rules = [
+            *ssm_rules.patches(),
+            *cloudwatch_rules.patches(),
+            *sfn_rules.patches(),
+            *ec2_rules.patches(),
+            *self.scans.patches(),
+        ]
         for patcher in rules:  # where AWS refuses, or behaves unlike, what moto does
             patcher.start()
             self._patches.append(patcher)

@@ -25,6 +25,7 @@ from harbormaster.schedule.models import Actual, Kind, Resource
 SCHEDULE_TAG = "harbormaster:schedule"
 ASG_MEMBER_TAG = "aws:autoscaling:groupName"
 EC2_BATCH = 50
+EC2_PAGE = 1000  # DescribeInstances' largest page (AWS recommends paging: an unpaged call can time out)
 Failures = dict[str, str]  # resource id → reason
 
 
@@ -51,7 +52,7 @@ def _ec2() -> Iterator[Resource | tuple[Kind, str, str]]:
         {"Name": "tag-key", "Values": [SCHEDULE_TAG]},
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
     ]
-    for page in paginator.paginate(Filters=filters):
+    for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": EC2_PAGE}):
         for reservation in page["Reservations"]:
             for instance in reservation["Instances"]:
                 tags = _tags(instance.get("Tags", []), "Key", "Value")

@@ -1,0 +1,64 @@
+"""What EC2 does and moto does not: DescribeInstances pages count instances.
+
+With `MaxResults` (5-1000), a DescribeInstances page holds at most that many instances, and the
+instances of one reservation may be split across pages; moto counts reservations instead, so a
+fleet launched in one RunInstances call came back in one page whatever its size, and a caller's
+page count (what the scheduler's bench measures) was wrong. Without `MaxResults`, moto's own
+answer stands.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+MAX_RESULTS = range(5, 1001)
+
+
+def patches() -> list[Any]:
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import InvalidParameterCombination, InvalidParameterValueError
+    from moto.ec2.responses.instances import InstanceResponse
+
+    original = InstanceResponse.describe_instances
+
+    def describe_instances(response: Any) -> Any:
+        wanted = response._get_param("MaxResults")
+        if wanted is None:
+            return original(response)
+        response.error_on_dryrun()
+        if "InstanceId.1" in response.data:
+            raise InvalidParameterCombination("The parameter instancesSet cannot be used with the parameter maxResults")
+        if int(wanted) not in MAX_RESULTS:
+            raise InvalidParameterValueError(f"{wanted} (MaxResults: 5 to 1000)")
+        reservations = response.ec2_backend.describe_instances(filters=response._filters_from_querystring())
+        instances = [(reservation, instance) for reservation in reservations for instance in reservation.instances]
+        token = response._get_param("NextToken")
+        start = int(token) if token and token.isdigit() else 0
+        end = start + int(wanted)
+        page: dict[str, Any] = {}
+        for reservation, instance in instances[start:end]:
+            if reservation.id not in page:
+                page[reservation.id] = copy.copy(reservation)
+                page[reservation.id].instances = []
+            page[reservation.id].instances.append(instance)
+        more = str(end) if end < len(instances) else None
+        return ActionResult({"Reservations": list(page.values()), "NextToken": more})
+
+    return [mock.patch.object(InstanceResponse, "describe_instances", describe_instances)]
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """The rule outside the engine (a bench or a test on a bare moto world)."""
+    started = patches()
+    for patcher in started:
+        patcher.start()
+    try:
+        yield
+    finally:
+        for patcher in reversed(started):
+            patcher.stop()
