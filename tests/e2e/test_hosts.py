@@ -149,3 +149,34 @@ def test_a_failing_image_on_hosts_without_a_load_balancer_stops_at_the_first_and
     assert [e.status for e in report.executions] == ["FAILED"]
     assert {engine.fleet.images[h] for h in hosts} == {uri("deepple", v2)}
     assert engine.fleet.max_down_seen(hosts) == 1
+
+
+def test_compose_hosts_behind_a_load_balancer_are_taken_out_recreated_and_put_back(tmp_path: Path) -> None:
+    """TeamMoa's production shape: two Compose hosts behind an ALB target group (nginx on 80)."""
+    path = tmp_path / "harbormaster.yaml"
+    path.write_text(
+        CONFIG.replace(
+            "target: {type: ec2, instances: {tag: {App: teammoa}}}",
+            "target: {type: ec2, target_group_name: teammoa-tg}",
+        ).replace(
+            "rollout: {batch: 1, min_healthy: 0%, poll_seconds: 0}  # one host: replaced in place",
+            "rollout: {batch: 1, min_healthy: 50%, poll_seconds: 0}",
+        )
+    )
+    engine = LocalEngine(config=path, slack_messages_per_second=1000)
+    engine.start()
+    try:
+        group = engine.fleet.target_group("teammoa-tg", port=80, environment="teammoa")
+        hosts = sorted(engine.fleet.launch(2, "teammoa-web:latest", tags=TEAMMOA, target_group=group))
+        engine.fleet.compose(
+            hosts, "/home/ubuntu/TeamMoa", "docker-compose.prod.yml", {"web": "teammoa-web:latest", **NEIGHBOURS}
+        )
+        v2, report = engine.push_image("teammoa-web", "v2")
+        assert [e.status for e in report.executions] == ["SUCCEEDED"]
+        for host in hosts:
+            assert engine.fleet.projects[host].services == {"web": uri("teammoa-web", v2), **NEIGHBOURS}
+            assert dict(engine.fleet.projects[host].recreated) == {"web": 1}
+        assert engine.fleet.min_healthy_seen(group) == 1  # one host out at a time, the other serving
+        assert "no load balancer" not in json.dumps(engine.slack.delivered("deployments")[0].body)
+    finally:
+        engine.stop()
