@@ -24,8 +24,10 @@ from pydantic import ValidationError
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.observability import logger, metrics
+from harbormaster.slack.aws_formatters import region_of
 from harbormaster.slack.delivery import SlackRejected, post
 from harbormaster.slack.formatting import render
+from harbormaster.slack.log_lines import matched_lines
 from harbormaster.state.store import idempotency_records
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -65,12 +67,28 @@ def _notification(sqs_body: str, sqs_message_id: str) -> dict[str, Any]:
         return {"MessageId": f"sqs:{sqs_message_id}", "Message": sqs_body, "Subject": None}
 
 
+def _log_lines(text: str, topic_arn: str | None) -> list[str]:
+    """For a CloudWatch alarm's ALARM on a log metric filter: the lines that matched (see log_lines)."""
+    if '"AlarmName"' not in text or '"ALARM"' not in text:
+        return []
+    try:
+        alarm = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(alarm, dict):
+        return []
+    region = region_of(str(alarm.get("AlarmArn") or "")) or region_of(str(topic_arn or ""))
+    return matched_lines(alarm, region)
+
+
 def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
     message, asked = render(notification.get("Subject"), str(notification["Message"]), notification.get("TopicArn"))
     route_name = config.slack.route_name(asked)
     if route_name is None:
         raise NoSlackRoute(f"no Slack route {asked!r} and no default_route in the configuration")
     route = config.slack.routes[route_name]
+    if lines := _log_lines(str(notification["Message"]), notification.get("TopicArn")):
+        message = message.quoting("Log lines that matched the alarm's metric filter", lines)
     if message.severity in route.mention_on:
         message = message.mentioning(route.mention)
     url = parameters.get_secret(route.webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)

@@ -65,6 +65,17 @@ class SlackMessage(Model):
     def body(self) -> dict[str, Any]:
         return self.model_dump()
 
+    def quoting(self, title: str, lines: list[str]) -> SlackMessage:
+        """The same message with `lines` in a code block under `title`, above its buttons."""
+        if not lines:
+            return self
+        [attachment] = self.attachments
+        blocks = list(attachment["blocks"])
+        at = next((n for n, block in enumerate(blocks) if block.get("type") == "actions"), len(blocks))
+        quote = section(f"*{escape(title)}*\n{code_block(chr(10).join(lines), MAX_SECTION_TEXT - len(title) - 4)}")
+        blocks.insert(at, quote)
+        return self.model_copy(update={"attachments": [{**attachment, "blocks": blocks[:MAX_BLOCKS]}]})
+
     def mentioning(self, names: list[str]) -> SlackMessage:
         """The same message notifying `names` (the notification text starts with them)."""
         if not names:
