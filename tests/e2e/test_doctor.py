@@ -166,3 +166,38 @@ def test_sendcommand_to_an_instance_without_ssm_agent_is_refused_as_aws_does(eng
     [online] = engine.fleet.launch(1, "bootstrap")
     with pytest.raises(ssm.exceptions.InvalidParameters, match="ImageUri"):  # AWS-RunShellScript's own parameters
         ssm.send_command(InstanceIds=[online], DocumentName="AWS-RunShellScript", Parameters={"ImageUri": ["x"]})
+
+
+def test_a_compose_host_is_probed_for_its_compose_file_and_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "harbormaster.yaml"
+    path.write_text(
+        CONFIG.replace(
+            "target: {type: ec2, target_group_name: api-dev-tg}",
+            "target: {type: ec2, instances: {tag: {App: board}}}",
+        ).replace(
+            "container: {name: app, port: 8080, health_path: /health, env_parameters_path: /tpt-api/dev/}",
+            "container: {port: 80, health_path: /health/, env_parameters_path: /tpt-api/dev/,\n"
+            "                compose: {project_dir: /home/ubuntu/TeamMoa, file: docker-compose.prod.yml,\n"
+            "                          service: web}}",
+        )
+    )
+    with LocalEngine(config=path) as engine:
+        boto3.client("ecr").create_repository(repositoryName="tpt-api-dev")
+        tags = {"harbormaster:environment": "api-dev", "App": "board"}
+        ready, bare, other = sorted(engine.fleet.launch(3, "bootstrap", tags=tags))
+        engine.fleet.compose([ready], "/home/ubuntu/TeamMoa", "docker-compose.prod.yml", {"web": "x", "nginx": "y"})
+        engine.fleet.compose([other], "/home/ubuntu/TeamMoa", "docker-compose.prod.yml", {"api": "x"})
+        put_guard_alarm("api-dev-5xx")
+        code, findings = doctor(capsys, "api-dev")
+    found = {f["check"]: f for f in findings if f["check"].startswith("compose ")}
+    assert found[f"compose {ready}"]["status"] == "ok"
+    assert found[f"compose {bare}"]["status"] == "problem"
+    assert (
+        "open /home/ubuntu/TeamMoa/docker-compose.prod.yml: no such file or directory"
+        in found[f"compose {bare}"]["detail"]
+    )
+    assert found[f"compose {other}"]["detail"] == "/home/ubuntu/TeamMoa/docker-compose.prod.yml has no service web"
+    assert "install Docker Compose" in found[f"compose {bare}"]["fix"]
+    assert code == 1

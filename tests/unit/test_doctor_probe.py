@@ -70,5 +70,6 @@ def test_parse_keeps_the_first_failure_and_ignores_other_lines() -> None:
 
 
 def test_shellcheck_finds_nothing() -> None:
-    result = shellcheck("\n".join(probe.script("ap-northeast-2", "tpt-api", "/tpt-api/dev/")))
+    compose = probe.ComposeService("/home/ubuntu/TeamMoa/docker-compose.prod.yml", "web")
+    result = shellcheck("\n".join(probe.script("ap-northeast-2", "tpt-api", "/tpt-api/dev/", compose=compose)))
     assert result.returncode == 0, result.stdout

@@ -28,6 +28,7 @@ _PROBE_FIXES = {
     "(and kms:Decrypt on the key of SecureString values)",
     "fence-read": "allow the instance role dynamodb:GetItem on table/{table} with the condition "
     '"ForAllValues:StringLike": {{"dynamodb:LeadingKeys": ["FENCE#*"]}} (every deploy command reads its fence)',
+    "compose": "install Docker Compose, and check container.compose (project_dir, file, service) against the host",
 }
 
 
@@ -349,7 +350,9 @@ def _probe(
     region = client("ssm").meta.region_name
     path = environment.container.env_parameters_path
     fence = probe.Fence(fence_table, name) if fence_table else None
-    results = probe.run(reachable, region, environment.repository, path, fence)
+    spec = environment.container.compose
+    compose = probe.ComposeService(f"{spec.project_dir}/{spec.file}", spec.service) if spec else None
+    results = probe.run(reachable, region, environment.repository, path, fence, compose)
     findings = []
     for instance_id in reachable:
         outcome: Any = results.get(instance_id)

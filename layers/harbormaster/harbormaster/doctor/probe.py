@@ -11,7 +11,8 @@ The probe is `AWS-RunShellScript`, sent once to up to 50 instances, and prints o
 It changes nothing: `docker info`, `aws ecr get-login-password` (the password is never printed),
 `aws ecr batch-get-image` of a tag that need not exist, `aws ssm get-parameters-by-path` with
 `--max-items 1` (values are never printed), `aws dynamodb get-item` of the environment's fence
-(what every deploy command reads first).
+(what every deploy command reads first), and for a Compose service `docker compose -f FILE config
+--services` (the v2 plugin, else `docker-compose`): the file is there and names the service.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from botocore.exceptions import WaiterError
 
 from harbormaster.clients import client
 
-CHECKS = ("docker", "ecr-pull", "parameter-read", "fence-read")
+CHECKS = ("docker", "ecr-pull", "parameter-read", "fence-read", "compose")
 MARK = "HM-CHECK"
 BATCH = 50  # SendCommand takes up to 50 instance ids
 WAIT = {"Delay": 2, "MaxAttempts": 60}  # the command_executed waiter: up to 2 minutes per instance
@@ -37,7 +38,31 @@ class Fence(NamedTuple):
     environment: str
 
 
-def script(region: str, repository: str, parameters_path: str | None, fence: Fence | None = None) -> list[str]:
+class ComposeService(NamedTuple):
+    """The compose file (absolute) and the service a Compose environment deploys."""
+
+    file: str
+    service: str
+
+
+_COMPOSE_SERVICE = [
+    "compose_service() {",
+    "  if docker compose version >/dev/null 2>&1; then c=(docker compose)",
+    "  elif command -v docker-compose >/dev/null; then c=(docker-compose)",
+    '  else echo "neither the docker compose plugin nor docker-compose is installed" >&2; return 1; fi',
+    '  services=$("${c[@]}" -f "$1" config --services) || return 1',
+    '  grep -qx "$2" <<<"$services" || { echo "$1 has no service $2" >&2; return 1; }',
+    "}",
+]
+
+
+def script(
+    region: str,
+    repository: str,
+    parameters_path: str | None,
+    fence: Fence | None = None,
+    compose: ComposeService | None = None,
+) -> list[str]:
     """The probe's lines (AWS-RunShellScript `commands`)."""
     region_q, repository_q = shlex.quote(region), shlex.quote(repository)
     lines = [
@@ -63,6 +88,11 @@ def script(region: str, repository: str, parameters_path: str | None, fence: Fen
             f"check fence-read aws dynamodb get-item --region {region_q} --table-name {shlex.quote(fence.table)}"
             f" --key {shlex.quote(key)} --consistent-read"
         )
+    if compose:
+        lines += [
+            *_COMPOSE_SERVICE,
+            f"check compose compose_service {shlex.quote(compose.file)} {shlex.quote(compose.service)}",
+        ]
     return lines
 
 
@@ -84,12 +114,17 @@ def parse(stdout: str) -> dict[str, str | None]:
 
 
 def run(
-    instance_ids: list[str], region: str, repository: str, parameters_path: str | None, fence: Fence | None = None
+    instance_ids: list[str],
+    region: str,
+    repository: str,
+    parameters_path: str | None,
+    fence: Fence | None = None,
+    compose: ComposeService | None = None,
 ) -> dict[str, Any]:
     """instance → parsed checks, or the command's error text when the probe did not run."""
     ssm = client("ssm")
     outcome: dict[str, Any] = {}
-    lines = script(region, repository, parameters_path, fence)
+    lines = script(region, repository, parameters_path, fence, compose)
     for start in range(0, len(instance_ids), BATCH):
         batch = instance_ids[start : start + BATCH]
         command = ssm.send_command(

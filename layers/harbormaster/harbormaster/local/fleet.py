@@ -466,7 +466,9 @@ class Fleet:
         for invocation in command.invocations:
             instance_id = invocation["InstanceId"]
             capabilities = frozenset(c for c in instance_shell.CAPABILITIES if self.has(instance_id, c))
-            code, stdout, stderr = instance_shell.run(instance_id, lines, capabilities)
+            project = self.projects.get(instance_id)
+            compose = (f"{project.project_dir}/{project.file}", list(project.services)) if project else None
+            code, stdout, stderr = instance_shell.run(instance_id, lines, capabilities, compose)
             invocation.update(_result("Success" if code == 0 else "Failed", code, stdout, stderr))
             failed |= code != 0
         command.status = "Failed" if failed else "Success"

@@ -4,7 +4,9 @@ and `aws` replaced by stubs that answer as that instance would.
 What an instance can do is a set of capabilities; a test takes one away to build a broken world
 (`fleet.without(instance_id, "docker")`):
 
-    docker          the Docker daemon answers (`docker info`, `docker version`)
+    docker          the Docker daemon answers (`docker info`, `docker version`), with the compose
+                    plugin: `docker compose -f FILE config --services` lists the services of the
+                    instance's compose project (`fleet.compose`), else fails as compose does
     ecr-pull        the instance role may log in to ECR and pull (GetAuthorizationToken, BatchGetImage)
     parameter-read  the instance role may read the environment's SSM parameters (GetParametersByPath)
     fence-read      the instance role may read the environment's fence item (DynamoDB GetItem)
@@ -25,8 +27,15 @@ TIMEOUT_SECONDS = 30
 
 _DOCKER = r"""#!/bin/bash
 if [ -z "$HM_DOCKER" ]; then echo "bash: docker: command not found" >&2; exit 127; fi
-case "$1" in
-  info|version) echo "Server Version: 27.3.1" ;;
+case "$1 $2" in
+  "compose version") echo "Docker Compose version v2.29.7" ;;
+  "compose -f")
+    if [ "$3" = "$HM_COMPOSE_FILE" ] && [ "$4 $5" = "config --services" ]; then
+      tr ',' '\n' <<<"$HM_COMPOSE_SERVICES"
+    else
+      echo "open $3: no such file or directory" >&2; exit 14
+    fi ;;
+  info*|version*) echo "Server Version: 27.3.1" ;;
   *) echo "docker $*" ;;
 esac
 """
@@ -52,8 +61,11 @@ esac
 """
 
 
-def run(instance_id: str, commands: list[str], capabilities: frozenset[str]) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `commands` run as one script on the instance."""
+def run(
+    instance_id: str, commands: list[str], capabilities: frozenset[str], compose: tuple[str, list[str]] | None = None
+) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `commands` run as one script on the instance, whose compose
+    project (if any) is its compose file and its services."""
     with tempfile.TemporaryDirectory(prefix="harbormaster-instance-") as directory:
         stubs = Path(directory)
         for name, body in (("docker", _DOCKER), ("aws", _AWS)):
@@ -73,6 +85,8 @@ def run(instance_id: str, commands: list[str], capabilities: frozenset[str]) -> 
                 "HM_ECR": "1" if "ecr-pull" in capabilities else "",
                 "HM_PARAMETERS": "1" if "parameter-read" in capabilities else "",
                 "HM_FENCE": "1" if "fence-read" in capabilities else "",
+                "HM_COMPOSE_FILE": compose[0] if compose else "",
+                "HM_COMPOSE_SERVICES": ",".join(compose[1]) if compose else "",
             },
             check=False,
         )
