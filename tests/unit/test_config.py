@@ -167,3 +167,18 @@ def test_container_values_the_ssm_document_would_refuse_are_refused_here(contain
     [found] = errors(VALID_ENV + f"    container: {container}\n")
     assert found.startswith(f"conf.yaml:7: environments.api.container.{key}: {value} is not")
     assert "the deploy document's allowedPattern is" in found
+
+
+def test_a_slack_route_is_a_webhook_or_a_channel_and_a_channel_needs_the_bot_token() -> None:
+    base = "slack:\n  routes:\n    ops: ROUTE\n"
+    both = errors(base.replace("ROUTE", "{webhook_secret: hm/ops, channel: C0123ABCD}"))
+    assert both == [
+        "conf.yaml:3: slack.routes.ops: give a route exactly one of webhook_secret or channel "
+        "(a channel id like C0123ABCD)"
+    ]
+    [no_token] = errors(base.replace("ROUTE", "{channel: C0123ABCD}"))
+    assert "routes ['ops'] post to a channel: set slack.bot_token_secret" in no_token
+    [bad_id] = errors(base.replace("ROUTE", "{channel: '#deploys'}") + "  bot_token_secret: hm/bot\n")
+    assert "slack.routes.ops.channel" in bad_id
+    bot = parse_config(base.replace("ROUTE", "{channel: C0123ABCD}") + "  bot_token_secret: hm/bot\n")
+    assert bot.slack.routes["ops"].channel == "C0123ABCD"

@@ -434,16 +434,27 @@ AlertSeverity = Literal["critical", "warning", "success", "info"]
 MENTION_PATTERN = r"^(here|channel|everyone|[UW][A-Z0-9]{2,20}|S[A-Z0-9]{2,20})$"
 
 
+CHANNEL_ID = r"^[CGD][A-Z0-9]{6,20}$"
+
+
 class SlackRoute(_Model):
-    """A Slack destination. The webhook URL lives in Secrets Manager, never in this file.
+    """A Slack destination: an incoming webhook (its URL lives in Secrets Manager, never in this
+    file) or, with the Slack app's bot token (`slack.bot_token_secret`), a channel id.
 
     `mention` (opt-in): who the route's messages notify, `here`, `channel`, `everyone`, a user id
     (`U…`/`W…`) or a user group id (`S…`); only for the severities in `mention_on`. Mentions written
     inside a payload stay escaped: these are the only live ones."""
 
-    webhook_secret: str = Field(min_length=1)
+    webhook_secret: str | None = Field(default=None, min_length=1)
+    channel: Annotated[str, Field(pattern=CHANNEL_ID)] | None = None
     mention: list[Annotated[str, Field(pattern=MENTION_PATTERN)]] = Field(default_factory=list, max_length=10)
     mention_on: list[AlertSeverity] = Field(default_factory=lambda: list[AlertSeverity](["critical"]))
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> SlackRoute:
+        if (self.webhook_secret is None) == (self.channel is None):
+            raise ValueError("give a route exactly one of webhook_secret or channel (a channel id like C0123ABCD)")
+        return self
 
 
 class Slack(_Model):
@@ -453,11 +464,17 @@ class Slack(_Model):
     retry_backoff_seconds: float = Field(default=0.5, ge=0, le=30)  # 5xx and network errors
     # Secrets Manager name of the Slack app's signing secret (for the Approve/Reject/Rollback buttons).
     signing_secret: str | None = Field(default=None, min_length=1)
+    # Secrets Manager name of the Slack app's bot token (xoxb-…): routes with a `channel` post with it,
+    # one message per deploy updated in place and alarms threaded (slack/conversation.py).
+    bot_token_secret: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _default_route_exists(self) -> Slack:
         if self.default_route is not None and self.default_route not in self.routes:
             raise ValueError(f"default_route {self.default_route!r} is not one of the routes")
+        channels = sorted(name for name, route in self.routes.items() if route.channel)
+        if channels and self.bot_token_secret is None:
+            raise ValueError(f"routes {channels} post to a channel: set slack.bot_token_secret (the app's bot token)")
         return self
 
     def route_name(self, name: str | None) -> str | None:

@@ -62,7 +62,13 @@ def _stack(outputs: dict[str, str] | None) -> Finding:
 
 def _slack(config: HarbormasterConfig) -> list[Finding]:
     findings = []
-    secrets = {f"route {name}": route.webhook_secret for name, route in sorted(config.slack.routes.items())}
+    secrets = {
+        f"route {name}": route.webhook_secret
+        for name, route in sorted(config.slack.routes.items())
+        if route.webhook_secret is not None
+    }
+    if config.slack.bot_token_secret:
+        secrets["bot token"] = config.slack.bot_token_secret
     if config.slack.signing_secret:
         secrets["signing secret"] = config.slack.signing_secret
     for what, name in secrets.items():

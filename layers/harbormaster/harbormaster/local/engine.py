@@ -42,6 +42,7 @@ from harbormaster.local.runtime import Invocation, LambdaRuntime, LogCapture, St
 from harbormaster.local.slack_sink import SinkRequest, SlackSink
 from harbormaster.local.stack import ProvisionedStack, provision
 from harbormaster.local.timers import Timers
+from harbormaster.slack.bot import API_ENV as SLACK_API_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
@@ -203,8 +204,13 @@ class LocalEngine:
                 boto3.client("secretsmanager", region_name=REGION).create_secret(
                     Name=config.slack.signing_secret, SecretString=self.slack_signing_secret
                 )
-            # response_url updates may go to the sink (in AWS only to hooks.slack.com).
+            if config.slack.bot_token_secret:
+                boto3.client("secretsmanager", region_name=REGION).create_secret(
+                    Name=config.slack.bot_token_secret, SecretString=self.slack.bot_token
+                )
+            # response_url updates may go to the sink (in AWS only to hooks.slack.com); so does the Web API.
             os.environ[RESPONSE_HOST_ENV] = self.slack.base_url.split("://", 1)[1]
+            os.environ[SLACK_API_ENV] = self.slack.api_url
             if self.seed:
                 self._seed_fleets(config)
         except BaseException:
@@ -591,7 +597,8 @@ class LocalEngine:
     def _seed_slack_webhooks(self, routes: dict[str, Any]) -> None:
         secrets = boto3.client("secretsmanager", region_name=REGION)
         for name, route in routes.items():
-            secrets.create_secret(Name=route.webhook_secret, SecretString=self.slack.webhook_url(name))
+            if route.webhook_secret is not None:  # a bot-mode route posts to its channel with the bot token
+                secrets.create_secret(Name=route.webhook_secret, SecretString=self.slack.webhook_url(name))
 
     def _seed_fleets(self, config: HarbormasterConfig, per_environment: int = 2) -> None:
         """A world for the configuration: each EC2 environment gets its target group and

@@ -39,7 +39,7 @@ class SlackRejected(SlackDeliveryError):
     """Slack refused the message itself (invalid_payload, channel_not_found, ...): retrying won't help."""
 
 
-def _paced(base: type[RetryHandler], url: str, per_second: float) -> type[RetryHandler]:
+def paced(base: type[RetryHandler], url: str, per_second: float) -> type[RetryHandler]:
     class Paced(base):  # type: ignore[misc]
         def prepare_for_next_attempt(self, **kwargs: Any) -> None:
             super().prepare_for_next_attempt(**kwargs)
@@ -48,7 +48,7 @@ def _paced(base: type[RetryHandler], url: str, per_second: float) -> type[RetryH
     return Paced
 
 
-class _ExactRetryAfter(RateLimitErrorRetryHandler):  # type: ignore[misc]
+class ExactRetryAfter(RateLimitErrorRetryHandler):  # type: ignore[misc]
     """Waits exactly what Slack's Retry-After asks (slack_sdk's own handler adds up to 1 s of jitter)."""
 
     def prepare_for_next_attempt(self, **kwargs: Any) -> None:
@@ -60,7 +60,7 @@ class _ExactRetryAfter(RateLimitErrorRetryHandler):  # type: ignore[misc]
         state.increment_current_attempt()
 
 
-class _ProportionalJitter(Jitter):  # type: ignore[misc]
+class ProportionalJitter(Jitter):  # type: ignore[misc]
     """Full jitter in proportion to the backoff (slack_sdk's default adds up to a whole second)."""
 
     def recalculate(self, duration: float) -> float:
@@ -68,14 +68,14 @@ class _ProportionalJitter(Jitter):  # type: ignore[misc]
 
 
 def webhook(url: str, per_second: float, backoff_seconds: float) -> WebhookClient:
-    backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=_ProportionalJitter())
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_seconds, jitter=ProportionalJitter())
     return WebhookClient(
         url,
         timeout=10,
         retry_handlers=[
-            _paced(ConnectionErrorRetryHandler, url, per_second)(max_retry_count=2, interval_calculator=backoff),
-            _paced(_ExactRetryAfter, url, per_second)(max_retry_count=3),
-            _paced(ServerErrorRetryHandler, url, per_second)(max_retry_count=2, interval_calculator=backoff),
+            paced(ConnectionErrorRetryHandler, url, per_second)(max_retry_count=2, interval_calculator=backoff),
+            paced(ExactRetryAfter, url, per_second)(max_retry_count=3),
+            paced(ServerErrorRetryHandler, url, per_second)(max_retry_count=2, interval_calculator=backoff),
         ],
     )
 

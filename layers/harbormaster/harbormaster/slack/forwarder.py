@@ -91,10 +91,23 @@ def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
         message = message.quoting("Log lines that matched the alarm's metric filter", lines)
     if message.severity in route.mention_on:
         message = message.mentioning(route.mention)
-    url = parameters.get_secret(route.webhook_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    post(str(url), message, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
+    done = "posted"
+    if route.channel is not None and config.slack.bot_token_secret is not None:
+        # On use: slack_sdk's WebClient is a large import, and webhook routes never need it.
+        from harbormaster.slack.bot import BotChannel
+        from harbormaster.slack.conversation import converse
+
+        token = str(parameters.get_secret(config.slack.bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS))
+        channel = BotChannel(token, route.channel, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
+        done = converse(str(notification["Message"]), message, channel)
+    else:
+        url = parameters.get_secret(str(route.webhook_secret), max_age=SECRET_MAX_AGE_SECONDS)
+        post(str(url), message, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
     metrics.add_metric(name="SlackDelivered", unit=MetricUnit.Count, value=1)
-    logger.info("delivered to Slack", extra={"route": route_name, "sns_message_id": notification["MessageId"]})
+    logger.info(
+        "delivered to Slack",
+        extra={"route": route_name, "sns_message_id": notification["MessageId"], "done": done},
+    )
     return route_name
 
 
