@@ -1,4 +1,5 @@
-"""Slack interactivity endpoint (HTTP API): verify, queue, and answer 200 within Slack's 3 seconds."""
+"""Slack interactivity and slash-command endpoint (HTTP API): verify, queue, and answer 200 within
+Slack's 3 seconds."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ app = APIGatewayHttpResolver()
 
 
 @app.post("/slack/actions")
+@app.post("/slack/commands")
 def slack_actions() -> Response[str]:
     config = load_config()
     if not config.slack.signing_secret:

@@ -1,4 +1,5 @@
-"""Carry out a queued Slack click and tell Slack what happened, through the click's `response_url`.
+"""Carry out a queued Slack click (or slash command, `approval/slash.py`) and tell Slack what
+happened, through its `response_url`.
 
     an action other than approve / reject / rollback   → told privately (ephemeral), nothing done
     a user who is not an approver of the environment   → told privately, nothing done
@@ -23,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from slack_sdk.webhook import WebhookClient
 
 from harbormaster.approval.service import Answer, approve, reject, rollback
-from harbormaster.approval.slack_request import BUTTONS, ButtonValue, QueuedClick
+from harbormaster.approval.slack_request import BUTTONS, COMMAND, ButtonValue, QueuedClick
 from harbormaster.config import HarbormasterConfig
 from harbormaster.observability import logger
 from harbormaster.state.store import idempotency_records
@@ -46,6 +47,10 @@ def perform(click: QueuedClick, config: HarbormasterConfig, state_machine_arn: s
 def _decide(click: dict[str, Any], config: HarbormasterConfig, state_machine_arn: str) -> dict[str, Any]:
     """The approval service's answer to one click (a dict, so that idempotency can keep it)."""
     queued = QueuedClick.model_validate(click)
+    if queued.action_id == COMMAND:
+        from harbormaster.approval import slash
+
+        return asdict(slash.run(queued.value, queued.user, config, state_machine_arn))
     if queued.action_id not in BUTTONS:
         return asdict(Answer(400, f"this button ({queued.action_id}) is not one Harbormaster knows; nothing was done"))
     value = ButtonValue.model_validate_json(queued.value)
@@ -75,8 +80,10 @@ def _tell(click: QueuedClick, answer: Answer) -> None:
     url = click.response_url
     if not url or not _allowed(url):
         return
-    if answer.acted:
-        body: dict[str, Any] = {"replace_original": True, **_decided(click.message, answer.text)}
+    if click.action_id == COMMAND:  # what changed something is said in the channel, the rest privately
+        body: dict[str, Any] = {"response_type": "in_channel" if answer.acted else "ephemeral", "text": answer.text}
+    elif answer.acted:
+        body = {"replace_original": True, **_decided(click.message, answer.text)}
     else:
         body = {"response_type": "ephemeral", "replace_original": False, "text": answer.text}
     response = WebhookClient(url, timeout=5).send_dict(body)

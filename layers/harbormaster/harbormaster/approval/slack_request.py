@@ -1,4 +1,5 @@
-"""Acknowledge one Slack interactivity request (a button click) within Slack's 3 seconds.
+"""Acknowledge one Slack request (a button click, or a `/harbormaster` slash command) within
+Slack's 3 seconds.
 
 Slack shows the user an error unless the endpoint answers HTTP 200 within 3 seconds, cold start
 included. So this part only checks that the request really comes from Slack and queues it; the
@@ -9,6 +10,8 @@ click is carried out by the worker (`slack_click.perform`), which answers throug
     the same signed request seen before (a replay)                    → 409, nothing queued
     the "view execution" link button (Slack opened the page itself)   → 200, nothing queued
     any other click                                                   → 200 (empty), queued
+    a slash command the worker does not know                          → 200, the usage (ephemeral)
+    a slash command                                                   → 200 "working on it" (ephemeral), queued
 
 Signatures are verified by slack_sdk's SignatureVerifier (HMAC-SHA256 over `v0:{ts}:{body}`,
 constant-time compare). Refusals that concern the person who clicked (not an approver, already
@@ -36,6 +39,7 @@ from harbormaster.state.store import conditional, items_table
 REPLAY_MEMORY = timedelta(minutes=10)  # the signature is valid for 5
 BUTTONS = frozenset({"approve", "reject", "rollback"})  # what our messages carry, with a ButtonValue
 LINK_BUTTONS = frozenset({"view_execution"})  # Slack opens the URL; the click is only reported
+COMMAND = "command"  # the action of a queued slash command (its text is the value)
 
 
 class ButtonValue(Model):
@@ -98,7 +102,13 @@ def acknowledge(headers: Mapping[str, str], body: str, signing_secret: str, queu
         logger.warning("refused a Slack request: bad or stale signature")
         return Ack(401, "invalid or stale Slack signature")
     try:
-        payload = BlockActions.model_validate_json(urllib.parse.parse_qs(body, strict_parsing=True)["payload"][0])
+        form = urllib.parse.parse_qs(body, strict_parsing=True)
+    except ValueError:
+        return Ack(400, "malformed Slack payload")
+    if "command" in form:
+        return _command(form, signature, queue_url)
+    try:
+        payload = BlockActions.model_validate_json(form["payload"][0])
         action = payload.actions[0]
         if action.action_id in BUTTONS:
             ButtonValue.model_validate_json(action.value)
@@ -121,6 +131,40 @@ def acknowledge(headers: Mapping[str, str], body: str, signing_secret: str, queu
     client("sqs").send_message(QueueUrl=queue_url, MessageBody=click.model_dump_json())
     logger.info("Slack click queued", extra={"action": action.action_id, "user": payload.user.id})
     return Ack(200)
+
+
+class SlashCommand(Model):
+    """The fields of a slash command request that Harbormaster uses (Slack sends more)."""
+
+    command: str = Field(pattern=r"^/[a-z0-9_-]+$")
+    text: str = Field(default="", max_length=4000)
+    user_id: str = Field(pattern=r"^[UW][A-Z0-9]+$")
+    response_url: str
+
+
+def _command(form: dict[str, list[str]], signature: str, queue_url: str) -> Ack:
+    from harbormaster.approval.slash import USAGE, known
+
+    try:
+        command = SlashCommand.model_validate({key: values[0] for key, values in form.items()}, strict=False)
+    except ValidationError:
+        return Ack(400, "malformed Slack slash command")
+    if not known(command.text):
+        return Ack(200, USAGE)
+    request_id = hashlib.sha256(signature.encode()).hexdigest()
+    if not _first_time(request_id):
+        logger.warning("refused a replayed Slack request")
+        return Ack(409, "this request was already handled")
+    queued = QueuedClick(
+        request_id=request_id,
+        action_id=COMMAND,
+        value=command.text,
+        user=command.user_id,
+        response_url=command.response_url,
+    )
+    client("sqs").send_message(QueueUrl=queue_url, MessageBody=queued.model_dump_json())
+    logger.info("Slack command queued", extra={"command": command.text.split(" ", 1)[0], "user": command.user_id})
+    return Ack(200, f"⏳ working on `{command.command} {command.text}`…")
 
 
 def _first_time(request_id: str) -> bool:

@@ -117,6 +117,13 @@ def instance_rows(config: HarbormasterConfig, environment: str) -> list[dict[str
 
 def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, image: str, force: bool = False) -> str:
     """Start a manual deploy of a tag or digest; return the execution ARN."""
+    return start_deploy_execution(config, stack.state_machine_arn, environment, image, operator_name(), force)
+
+
+def start_deploy_execution(
+    config: HarbormasterConfig, state_machine_arn: str, environment: str, image: str, actor: str, force: bool = False
+) -> str:
+    """Start a manual deploy of a tag or digest by `actor` (the CLI's identity, or a Slack user)."""
     env = config.environments.get(environment)
     if env is None:
         raise OperatorError(f"environment {environment!r} is not in the configuration")
@@ -125,13 +132,13 @@ def start_deploy(config: HarbormasterConfig, stack: Stack, environment: str, ima
         environment=environment,
         image=ImageRef(repository=env.repository, tag=tag, digest=digest),
         trigger="manual",
-        actor=operator_name(),
+        actor=actor,
         requested_at=clock.now(),
         force=force,
     )
     name = execution_name(environment, digest, f"manual:{request.actor}:{request.requested_at.isoformat()}")
     response = client("stepfunctions").start_execution(
-        stateMachineArn=stack.state_machine_arn,
+        stateMachineArn=state_machine_arn,
         name=name,
         input=json.dumps({"request": request.model_dump(mode="json")}),
     )

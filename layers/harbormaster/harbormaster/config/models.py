@@ -401,6 +401,8 @@ class Schedule(_Model):
     description: str | None = None
     hibernate: bool = False  # EC2: hibernate instead of stop where the instance supports it
     keep_max: Duration = Field(default=timedelta(hours=12))  # the longest `schedule keep` override
+    # Slack users (U…/W… ids) who may keep it on or off from Slack; empty: anyone in the workspace.
+    members: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$")]] = Field(default_factory=list)
 
     @field_validator("keep_max")
     @classmethod

@@ -348,6 +348,28 @@ class LocalEngine:
         told = [_told(r.body) for r in report.slack if r.webhook == "response-url" and isinstance(r.body, dict)]
         return status, refused or (told[-1] if told else ""), report
 
+    def slash(self, text: str, user: str, wait: bool = True) -> tuple[int, str, str, Report, float]:
+        """A user types `/harbormaster <text>`: a signed slash-command request to SlackActionsFunction,
+        then (with `wait`) everything it queued and started, to completion. Returns (HTTP status,
+        the immediate answer, what the worker posted to response_url, report, ms the endpoint took)."""
+        from harbormaster.local import slack_clicks
+
+        raw = slack_clicks.slash_command_body(text, user, self.slack.webhook_url("response-url"))
+        signed = slack_clicks.signed_headers(self.slack_signing_secret, raw)
+        with self._recording() as report:
+            invocation = self.runtime.invoke(
+                "SlackActionsFunction", slack_clicks.http_api_event(signed, raw, path="/slack/commands")
+            )
+            self.settle() if wait else self.deliver_queued()
+        response = invocation.response or {}
+        immediate = json.loads(response.get("body") or "{}").get("text", "")
+        told = [
+            str(r.body.get("text", ""))
+            for r in report.slack
+            if r.webhook == "response-url" and isinstance(r.body, dict)
+        ]
+        return int(response.get("statusCode", 500)), immediate, told[-1] if told else "", report, invocation.duration_ms
+
     def pause(
         self, service: str, operation: str, when: Callable[[dict[str, Any]], bool] = lambda _: True, after: bool = False
     ) -> Pause:

@@ -40,6 +40,26 @@ def block_actions(
     }
 
 
+def slash_command_body(text: str, user: str, response_url: str) -> str:
+    """A `/harbormaster` slash command, form-encoded as Slack posts it."""
+    return urllib.parse.urlencode(
+        {
+            "token": "legacy-verification-token-unused",
+            "team_id": "T0HARBOR",
+            "team_domain": "harbormaster",
+            "channel_id": "C0DEPLOYS1",
+            "channel_name": "deploys",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/harbormaster",
+            "text": text,
+            "api_app_id": "A0HARBOR",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+
+
 def form_body(payload: dict[str, Any]) -> str:
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
