@@ -10,12 +10,16 @@ answer stands.
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
 MAX_RESULTS = range(5, 1001)
+# The instances a first page matched, by listing id (its NextToken names the listing and the offset):
+# the filters run once per listing, not once per page (they are slow in moto at thousands of instances).
+_listings: dict[str, list[Any]] = {}
 
 
 def patches() -> list[Any]:
@@ -34,10 +38,16 @@ def patches() -> list[Any]:
             raise InvalidParameterCombination("The parameter instancesSet cannot be used with the parameter maxResults")
         if int(wanted) not in MAX_RESULTS:
             raise InvalidParameterValueError(f"{wanted} (MaxResults: 5 to 1000)")
-        reservations = response.ec2_backend.describe_instances(filters=response._filters_from_querystring())
-        instances = [(reservation, instance) for reservation in reservations for instance in reservation.instances]
-        token = response._get_param("NextToken")
-        start = int(token) if token and token.isdigit() else 0
+        token = str(response._get_param("NextToken") or "")
+        listing, _, offset = token.partition(":")
+        instances = _listings.get(listing) if token else None
+        if instances is None:  # a first page (or an unknown token): filter once, page through it after
+            reservations = response.ec2_backend.describe_instances(filters=response._filters_from_querystring())
+            instances = [(reservation, instance) for reservation in reservations for instance in reservation.instances]
+            listing = uuid.uuid4().hex
+            _listings[listing] = instances
+            offset = "0"
+        start = int(offset) if offset.isdigit() else 0
         end = start + int(wanted)
         page: dict[str, Any] = {}
         for reservation, instance in instances[start:end]:
@@ -45,7 +55,9 @@ def patches() -> list[Any]:
                 page[reservation.id] = copy.copy(reservation)
                 page[reservation.id].instances = []
             page[reservation.id].instances.append(instance)
-        more = str(end) if end < len(instances) else None
+        more = f"{listing}:{end}" if end < len(instances) else None
+        if more is None:
+            _listings.pop(listing, None)
         return ActionResult({"Reservations": list(page.values()), "NextToken": more})
 
     return [mock.patch.object(InstanceResponse, "describe_instances", describe_instances)]
