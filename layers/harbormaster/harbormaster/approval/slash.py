@@ -66,7 +66,7 @@ def run(
 
 
 def _status(config: HarbormasterConfig, arguments: list[str]) -> Answer:
-    from harbormaster.cli.ops import status_rows, table
+    from harbormaster.reports import status_rows, table
 
     only = arguments[0] if arguments else None
     if only is not None and only not in config.environments:
@@ -77,7 +77,7 @@ def _status(config: HarbormasterConfig, arguments: list[str]) -> Answer:
 
 
 def _history(config: HarbormasterConfig, environment: str) -> Answer:
-    from harbormaster.cli.ops import history_rows, table
+    from harbormaster.reports import history_rows, table
 
     if environment not in config.environments:
         return Answer(404, f"environment {environment!r} is not in the configuration")
@@ -86,7 +86,8 @@ def _history(config: HarbormasterConfig, environment: str) -> Answer:
 
 
 def _deploy(config: HarbormasterConfig, environment: str, image: str, user: str, state_machine_arn: str) -> Answer:
-    from harbormaster.cli.ops import OperatorError, start_deploy_execution
+    from harbormaster.deploy.exceptions import ImageNotFound
+    from harbormaster.deploy.manual import start_manual_deploy
 
     settings = config.environments.get(environment)
     if settings is None:
@@ -94,8 +95,8 @@ def _deploy(config: HarbormasterConfig, environment: str, image: str, user: str,
     if user not in settings.approval.approvers:
         return Answer(403, f"<@{user}> is not an approver of {environment}: only approvers can deploy it from Slack")
     try:
-        execution = start_deploy_execution(config, state_machine_arn, environment, image, f"slack:{user}")
-    except OperatorError as exc:
+        execution = start_manual_deploy(config, state_machine_arn, environment, image, f"slack:{user}")
+    except ImageNotFound as exc:
         return Answer(404, f"not deployed: {exc}")
     gate = " (it waits for approval first)" if settings.approval.required else ""
     return Answer(
@@ -132,8 +133,7 @@ def _schedules(config: HarbormasterConfig, only: str | None, now: datetime) -> A
 
 
 def _keep(config: HarbormasterConfig, arguments: list[str], user: str, now: datetime) -> Answer:
-    from harbormaster.cli.schedule import keep
-    from harbormaster.schedule.override import OverrideError
+    from harbormaster.schedule.override import OverrideError, apply_override
 
     name, what, rest = arguments[0], arguments[1].lower(), [a.lower() for a in arguments[2:]]
     schedule = config.schedules.get(name)
@@ -151,7 +151,7 @@ def _keep(config: HarbormasterConfig, arguments: list[str], user: str, now: date
     else:
         return Answer(400, USAGE)
     try:
-        said = keep(config, name, state, until, f"<@{user}>", now)
+        said = apply_override(config, name, state, until, f"<@{user}>", now)
     except OverrideError as exc:
         return Answer(400, f"not kept: {exc}")
     return Answer(200, said, acted=True)

@@ -129,27 +129,6 @@ def as_json(rows: Any) -> str:
 
 def keep(config: HarbormasterConfig, name: str, state: str | None, until: str | None, by: str, now: datetime) -> str:
     """Set (or, with `state` None, clear) a schedule's override and announce it; what was done."""
-    from harbormaster.notify import HarbormasterEvent, publish
-    from harbormaster.schedule.override import OverrideError, plan_override
-    from harbormaster.state.overrides import Overrides
+    from harbormaster.schedule.override import apply_override
 
-    schedule = config.schedules.get(name)
-    if schedule is None:
-        raise OverrideError(f"schedule {name!r} is not in the configuration")
-    overrides = Overrides()
-    zone = ZoneInfo(schedule.timezone)
-    if state is None:
-        current = overrides.active(name, now)
-        if current is None or not overrides.clear(current):
-            return f"{name}: no override in force"
-        said = f"{name}: override by {current.by} cleared by {by}; the schedule decides again at the next run"
-        kind, details = "override.cleared", {"schedule": name, "by": by}
-    else:
-        override = plan_override(name, schedule, state, until, by, now)
-        overrides.keep(override)
-        onoff = "on" if override.state == "running" else "off"
-        said = f"{name}: kept {onoff} by {by} until {override.until.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
-        kind, details = "override.kept", override.model_dump(mode="json")
-    if os.environ.get("ALERT_TOPIC_ARN"):
-        publish(HarbormasterEvent(type=kind, route="monitoring", actor=by, reason=said, details=details))
-    return said
+    return apply_override(config, name, state, until, by, now)

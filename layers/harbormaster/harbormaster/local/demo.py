@@ -94,7 +94,7 @@ def run_demo(engine: LocalEngine, out: TextIO) -> None:  # noqa: PLR0915 - a nar
     rollout_timeline(mark)
     say("   the ledger (`harbormaster history api-dev`):")
     os.environ["TABLE_NAME"] = engine.stack.outputs["TableName"]
-    from harbormaster.cli.ops import history_rows, table
+    from harbormaster.reports import history_rows, table
 
     for line in table(history_rows("api-dev"), ["release_id", "status", "tag", "phase", "reason"]).splitlines():
         say(f"   {line[:150]}")

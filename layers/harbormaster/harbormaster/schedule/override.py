@@ -9,10 +9,12 @@ tonight, at 23:30 tomorrow) or an ISO date and time, and at most `keep_max` away
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from harbormaster.config import HarbormasterConfig
 from harbormaster.config.models import Schedule
 from harbormaster.schedule.evaluate import next_change, wall_instant
 from harbormaster.state.overrides import Override
@@ -72,3 +74,32 @@ def _default_end(name: str, schedule: Schedule, state: str, now: datetime) -> da
 def _hours(span: timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def apply_override(
+    config: HarbormasterConfig, name: str, state: str | None, until: str | None, by: str, now: datetime
+) -> str:
+    """Set (or, with `state` None, clear) a schedule's override and announce it; what was done."""
+    from harbormaster.notify import HarbormasterEvent, publish  # on use: only an override announces
+    from harbormaster.state.overrides import Overrides
+
+    schedule = config.schedules.get(name)
+    if schedule is None:
+        raise OverrideError(f"schedule {name!r} is not in the configuration")
+    overrides = Overrides()
+    zone = ZoneInfo(schedule.timezone)
+    if state is None:
+        current = overrides.active(name, now)
+        if current is None or not overrides.clear(current):
+            return f"{name}: no override in force"
+        said = f"{name}: override by {current.by} cleared by {by}; the schedule decides again at the next run"
+        kind, details = "override.cleared", {"schedule": name, "by": by}
+    else:
+        override = plan_override(name, schedule, state, until, by, now)
+        overrides.keep(override)
+        onoff = "on" if override.state == "running" else "off"
+        said = f"{name}: kept {onoff} by {by} until {override.until.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
+        kind, details = "override.kept", override.model_dump(mode="json")
+    if os.environ.get("ALERT_TOPIC_ARN"):
+        publish(HarbormasterEvent(type=kind, route="monitoring", actor=by, reason=said, details=details))
+    return said
