@@ -103,6 +103,7 @@ def test_keep_on_until_23_keeps_the_schedule_up_through_its_stop_then_it_stops(t
         assert state() == "running"
         engine.advance(timedelta(hours=3))  # 23:30
         assert state() == "stopped"
+        assert engine.slash("keep api-dev off now", OTHER)[2] == refused  # off is for members too
         told = engine.slash("keep api-dev off now", MEMBER)[2]
         assert told.startswith(f"api-dev: kept off by <@{MEMBER}> until")
     finally:
