@@ -9,7 +9,7 @@ RUNTIME_PROVIDED := boto3 botocore s3transfer jmespath python-dateutil six urlli
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: lock demo test lint typecheck unit validate security build bench-all bench-cold-start bench-deploy bench-ecs bench-rollback bench-scheduler bench-slack diagram setup
+.PHONY: lock demo test tools lint typecheck unit validate security build bench-all bench-cold-start bench-deploy bench-ecs bench-rollback bench-scheduler bench-slack diagram setup
 
 $(STAMP):
 	python3 -m venv $(VENV)
@@ -33,7 +33,12 @@ lock: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/harbormaster local demo
 
-test: lint typecheck unit validate security build
+test: tools
+	@$(MAKE) --no-print-directory lint typecheck unit validate security build
+
+# Both environments at once on a fresh checkout: the installs wait on the network, not the CPU.
+tools:
+	@$(MAKE) --no-print-directory -j2 $(STAMP) $(CHECKOV)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -176,8 +176,9 @@ def test_throttled_receives_count_and_can_bury_alerts_that_were_never_sent(proje
 
 
 def test_two_concurrent_forwarders_lose_nothing(engine: LocalEngine) -> None:
-    got, dead = _burst(engine, 60)
-    assert dead == set() and len(got) == 60
+    # Three batches of 10 for two forwarders at Slack's own pace (1 per second): about 30 s.
+    got, dead = _burst(engine, 30)
+    assert dead == set() and len(got) == 30
 
 
 def _scan_world(tmp_path: Path, scan: str) -> World:
