@@ -1,9 +1,14 @@
-"""A 1,000-instance environment deploys within Step Functions' history limit, with a 5x margin:
-AWS's default target group timings (300 s deregistration delay, healthy after 5 checks 30 s
-apart), waits on the virtual clock, history events counted as Step Functions keeps them."""
+"""A large environment deploys within Step Functions' history limit, with a 5x margin: AWS's default
+target group timings (300 s deregistration delay, healthy after 5 checks 30 s apart), waits on the
+virtual clock, history events counted as Step Functions keeps them.
+
+CI deploys 500 instances (the history grows with batches, not instances: batch 25% is four batches
+either way); HARBORMASTER_FLEET_SCALE=1000 runs the fleet `bench/deploy.py` measures for the README
+(224 events at 1,000)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import boto3
@@ -13,7 +18,7 @@ from harbormaster.local import LocalEngine
 from harbormaster.local.sfn_rules import HISTORY_LIMIT
 
 pytestmark = pytest.mark.e2e
-FLEET = 1000
+FLEET = int(os.environ.get("HARBORMASTER_FLEET_SCALE", "500"))
 CONFIG = """
 environments:
   api:
@@ -27,7 +32,7 @@ slack:
 """
 
 
-def test_a_thousand_instances_deploy_in_a_fifth_of_the_history_limit(tmp_path: Path) -> None:
+def test_a_large_fleet_deploys_in_a_fifth_of_the_history_limit(tmp_path: Path) -> None:
     config = tmp_path / "harbormaster.yaml"
     config.write_text(CONFIG)
     with LocalEngine(config=config, slack_messages_per_second=1000) as engine:
