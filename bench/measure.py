@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from unittest import mock
 
@@ -14,24 +14,30 @@ from figures import PRICE_PER_TRANSITION
 
 from harbormaster.local import LocalEngine
 
-__all__ = ["PRICE_PER_TRANSITION", "handler_api_calls", "history", "transitions"]
+__all__ = ["PRICE_PER_TRANSITION", "api_calls", "handler_api_calls", "history", "transitions"]
 
 
 @contextmanager
-def handler_api_calls(engine: LocalEngine) -> Iterator[collections.Counter[str]]:
-    """Count `service:Operation` calls made by the handlers (as on AWS), not by the engine's own
-    polling. Client side, so retries count."""
+def api_calls(counted: Callable[[Any], bool] = lambda client: True) -> Iterator[collections.Counter[str]]:
+    """Count `service:Operation` calls of the clients `counted` accepts. Client side, so retries count."""
     calls: collections.Counter[str] = collections.Counter()
     original = botocore.client.BaseClient._make_api_call
 
     def counting(client: Any, operation: str, params: Any) -> Any:
-        # The simulated instances' own calls (the deploy script's fence read) are not the handlers'.
-        if getattr(engine.runtime.invoking, "active", False) and client is not engine.fleet._dynamodb:
+        if counted(client):
             calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
         return original(client, operation, params)
 
     with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
         yield calls
+
+
+def handler_api_calls(engine: LocalEngine) -> AbstractContextManager[collections.Counter[str]]:
+    """The calls made by the handlers (as on AWS), not by the engine's own polling, nor by the
+    simulated instances (the deploy script's fence read)."""
+    return api_calls(
+        lambda client: getattr(engine.runtime.invoking, "active", False) and client is not engine.fleet._dynamodb
+    )
 
 
 def history(execution_arn: str) -> list[dict[str, Any]]:

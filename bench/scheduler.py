@@ -13,7 +13,6 @@ Run: make bench-scheduler   (or: .venv/bin/python bench/scheduler.py [N ...])
 
 from __future__ import annotations
 
-import collections
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import boto3
-import botocore.client
+from measure import api_calls
 from moto import mock_aws
 
 from harbormaster.clients import reset_clients
@@ -56,7 +55,7 @@ def measure(size: int) -> dict[str, Any]:
         with _world(size):
             reconcile(DAY)
             for case, moment in (("idle", DAY), ("stop", EVENING)):
-                with _counted() as calls:
+                with api_calls() as calls:
                     started = time.perf_counter()
                     reconcile(moment)
                     seconds = time.perf_counter() - started
@@ -141,19 +140,6 @@ def _world(size: int) -> Iterator[None]:
             yield
         finally:
             reset_clients()
-
-
-@contextmanager
-def _counted() -> Iterator[collections.Counter[str]]:
-    calls: collections.Counter[str] = collections.Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(client: Any, operation: str, params: Any) -> Any:
-        calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-        return original(client, operation, params)
-
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
-        yield calls
 
 
 def main() -> None:

@@ -316,15 +316,15 @@ def _schedule_run(args: argparse.Namespace) -> int:
 
 
 def _schedule_keep(args: argparse.Namespace) -> int:
-    from harbormaster.cli import ops, schedule
-    from harbormaster.schedule.override import OverrideError
+    from harbormaster.cli import ops
+    from harbormaster.schedule.override import OverrideError, apply_override
 
     if args.clear == (args.state is not None):
         raise BadInput("give on or off (with --until), or --clear")
     state = None if args.clear else {"on": "running", "off": "stopped"}[args.state]
     try:
         ops.Stack.find(args.stack)
-        print(schedule.keep(_operator_config(args), args.schedule, state, args.until, args.by, clock.now()))
+        print(apply_override(_operator_config(args), args.schedule, state, args.until, args.by, clock.now()))
     except (ops.OperatorError, OverrideError) as exc:
         raise BadInput(str(exc)) from None
     return EXIT_OK

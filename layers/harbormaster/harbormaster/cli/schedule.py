@@ -125,10 +125,3 @@ def run_now(config: HarbormasterConfig, request: RunInput) -> list[dict[str, Any
 
 def as_json(rows: Any) -> str:
     return json.dumps(rows, indent=2, default=str)
-
-
-def keep(config: HarbormasterConfig, name: str, state: str | None, until: str | None, by: str, now: datetime) -> str:
-    """Set (or, with `state` None, clear) a schedule's override and announce it; what was done."""
-    from harbormaster.schedule.override import apply_override
-
-    return apply_override(config, name, state, until, by, now)

@@ -224,24 +224,19 @@ class SlackSink:
                 if self.path.startswith("/api/"):
                     method = self.path[len("/api/") :].split("?", 1)[0]
                     code, answer, extra = sink.web_api(method, raw, self.headers.get("Authorization") or "")
-                    encoded = json.dumps(answer).encode()
-                    self.send_response(code)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(encoded)))
-                    for key, value in extra.items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(encoded)
-                    return
-                if not self.path.startswith("/services/"):
-                    status, text, headers = 404, "no_service", dict[str, str]()
-                else:
+                    self._reply(code, "application/json; charset=utf-8", json.dumps(answer), extra)
+                elif self.path.startswith("/services/"):
                     status, text, headers = sink.answer(self.path[len("/services/") :], raw)
+                    self._reply(status, "text/plain", text, headers)
+                else:
+                    self._reply(404, "text/plain", "no_service", {})
+
+            def _reply(self, status: int, content_type: str, text: str, headers: dict[str, str] | None = None) -> None:
                 payload = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
-                for key, value in headers.items():
+                for key, value in (headers or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(payload)
