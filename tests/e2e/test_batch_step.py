@@ -16,8 +16,11 @@ from botocore.exceptions import ClientError
 from harbormaster import clock
 from harbormaster.clients import client
 from harbormaster.deploy.batch import step
-from harbormaster.deploy.models import BatchSettings, BatchTask
+from harbormaster.deploy.models import BatchSettings, BatchTask, RolloutProgress
+from harbormaster.deploy.progress import announce, progress_event
 from harbormaster.local import LocalEngine
+from harbormaster.notify.events import ImageRef
+from harbormaster.notify.publisher import ALERT_TOPIC_ENV
 from tests.e2e.deploy_world import fence_parameters
 
 pytestmark = pytest.mark.e2e
@@ -184,3 +187,36 @@ def test_list_command_invocations_pages_by_at_most_50_with_details_as_ssm_does(e
     assert (plugin["Status"], plugin["ResponseCode"]) == ("Success", 0) and "hi" in plugin["Output"]
     with pytest.raises(ClientError, match="InvalidCommandId"):
         ssm.list_command_invocations(CommandId="0" * 8 + "-0000-0000-0000-" + "0" * 12)
+
+
+def _progress(instances_total: int) -> RolloutProgress:
+    image = ImageRef(repository="api", tag="v2", digest="sha256:" + "b" * 64)
+    return RolloutProgress(kind="deploy", image=image, batches=2, instances_total=instances_total)
+
+
+def test_a_batch_that_ends_tells_its_progress_once_with_the_releases_count(engine: LocalEngine) -> None:
+    group, instances = _fleet(engine, 4, deregistration_delay=30, health_check_interval=30, healthy_threshold=2)
+    os.environ[ALERT_TOPIC_ENV] = engine.stack.outputs["AlertTopicArn"]
+    task = _task(group, instances[:2], progress=_progress(4))
+    task.batch = 1
+    seen = []
+    while task.phase not in {"done", "failed"}:
+        before, task = task, step(task)
+        seen.append(announce(before, task))
+        engine.clock.advance(timedelta(seconds=task.wait_seconds))
+    assert task.phase == "done", task.note
+    assert [s is not None for s in seen] == [False] * (len(seen) - 1) + [True]
+    assert announce(task, step(task)) is None  # a done batch stepped again (a retried call) tells nothing
+    event = progress_event(task)
+    assert event is not None and event.type == "deploy.progress"
+    assert event.details == {"batch": 2, "batches": 2, "instances_done": 2, "instances_total": 4}
+
+
+def test_a_progress_that_cannot_be_published_never_fails_the_batch(engine: LocalEngine) -> None:
+    group, instances = _fleet(engine, 2, deregistration_delay=30, health_check_interval=30, healthy_threshold=2)
+    os.environ[ALERT_TOPIC_ENV] = engine.stack.outputs["AlertTopicArn"] + "-gone"  # SNS: NotFound
+    task = _task(group, instances[:1], progress=_progress(2))
+    done, _ = _run(engine, task)
+    assert done.phase == "done" and announce(task, done) is None
+    assert _task(group, instances[:1]).settings.progress is None  # a revert's settings: nothing to tell
+    assert progress_event(_run(engine, _task(group, instances[1:]))[0]) is None

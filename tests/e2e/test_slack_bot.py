@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,9 +61,22 @@ def test_a_three_batch_deploy_is_one_message_updated_in_place(world: World) -> N
     world.engine.push_image(REPO, "v2")
     [message] = world.engine.slack.channel(DEPLOYS)
     assert message.body["text"].startswith("✅ Deploy succeeded — api-prod")
-    assert message.updates == 1  # started, then its outcome
     posts = [a for m, a in world.engine.slack.api_calls if m == "chat.postMessage"]
     assert len(posts) == 1 and not world.engine.slack.channel(CRITICAL)
+    assert posts[0]["text"].startswith("🚀 Deploy started")
+    updates = [a for m, a in world.engine.slack.api_calls if m == "chat.update"]
+    assert all(a["ts"] == message.ts for a in updates) and message.updates == len(updates)
+    # Each batch's end moves the bar on (of two delivered out of order, the later batch stays),
+    # then the outcome ends it.
+    *progress, outcome = updates
+    assert outcome["text"].startswith("✅ Deploy succeeded — api-prod")
+    shown = [
+        re.findall(r"batch (\d)/3 · (\d)/3 instances", json.dumps(a["attachments"], ensure_ascii=False))
+        for a in progress
+    ]
+    assert progress and all(a["text"].startswith("🚀 Deploying — api-prod") for a in progress)
+    batches = [int(batch) for [(batch, done)] in shown if batch == done]  # batch n of 1 instance each: n done
+    assert len(batches) == len(progress) and batches == sorted(set(batches))
     assert not world.engine.slack.requests, "no webhook in bot mode"
 
 
@@ -103,9 +117,16 @@ def test_an_alarm_then_ok_is_one_message_and_one_reply_and_the_message_says_reso
     assert len(world.engine.slack.channel(CRITICAL)) == 2
 
 
-def _event(kind: str, severity: str = "info") -> str:
+def _event(kind: str, severity: str = "info", **details: Any) -> str:
     image = ImageRef(repository=REPO, tag="v9", digest="sha256:" + "9" * 64)
-    event = HarbormasterEvent(type=kind, severity=severity, environment="api-prod", release_id="r9", image=image)  # type: ignore[arg-type]
+    event = HarbormasterEvent(
+        type=kind,
+        severity=severity,  # type: ignore[arg-type]
+        environment="api-prod",
+        release_id="r9",
+        image=image,
+        details=details,
+    )
     return event.model_dump_json()
 
 
@@ -120,13 +141,34 @@ def _table(world: World) -> Iterator[None]:
         yield
 
 
-def test_a_late_started_event_never_puts_an_earlier_state_back(world: World) -> None:
+def test_a_late_event_never_puts_an_earlier_state_back(world: World) -> None:
+    progress = {"batches": 3, "instances_done": 2, "instances_total": 3}
+    delivered = [  # as SQS delivered them: out of order
+        _event("deploy.progress", batch=2, **progress),
+        _event("deploy.started"),
+        _event("deploy.progress", batch=1, **progress),
+        _event("deploy.succeeded", "success"),
+        _event("deploy.progress", batch=3, **progress),
+    ]
     with _table(world):
-        for kind in ("deploy.succeeded", "deploy.started"):  # SQS delivered them out of order
-            text = _event(kind, "success" if kind.endswith("succeeded") else "info")
+        for text in delivered:
             conversation.converse(text, render(None, text)[0], _channel(world, DEPLOYS))
     [message] = world.engine.slack.channel(DEPLOYS)
-    assert message.body["text"].startswith("✅ Deploy succeeded") and message.updates == 0
+    assert message.body["text"].startswith("✅ Deploy succeeded") and message.updates == 1
+
+
+def test_progress_is_not_posted_through_a_webhook(tmp_path: Path) -> None:
+    """A webhook cannot update the release's message: a message per batch would flood the channel."""
+    config = CONFIG.replace("  bot_token_secret: hm/slack/bot-token\n", "")
+    for name, channel in (("deployments", DEPLOYS), ("critical", CRITICAL)):
+        config = config.replace(f"channel: {channel}", f"webhook_secret: hm/slack/{name}")
+    started = start_world(tmp_path, config, size=3)
+    try:
+        started.engine.push_image(REPO, "v2")
+        texts = [str(r.body["text"]) for r in started.engine.slack.delivered()]
+        assert [t.split(" — ")[0] for t in texts] == ["🚀 Deploy started", "✅ Deploy succeeded"]
+    finally:
+        started.engine.stop()
 
 
 def test_two_forwarders_racing_on_a_releases_first_message_leave_one(world: World) -> None:

@@ -169,7 +169,7 @@ def _commanding(task: BatchTask, now: datetime) -> BatchTask:
     if settings.target_group_arn is None:  # the command ended healthy on the instance: nothing to register
         _move(task, commanded, "done", "healthy on the instance (no load balancer)")
         if settings.record_touch and commanded:
-            Ledger().count_done(settings.environment, settings.release_id, len(commanded))
+            task.instances_done = Ledger().count_done(settings.environment, settings.release_id, len(commanded))
         return _final(task, "done", None)
     if commanded:
         client("elbv2").register_targets(
@@ -192,7 +192,7 @@ def _registering(task: BatchTask, now: datetime) -> BatchTask:
         _move(task, [i for i in unhealthy if states[i] in _GONE], "skipped", "instance went away while registering")
         unhealthy = _in(task, "registered")
     if settings.record_touch and healthy:
-        Ledger().count_done(settings.environment, settings.release_id, len(healthy))
+        task.instances_done = Ledger().count_done(settings.environment, settings.release_id, len(healthy))
     if unhealthy:
         if not _past(task, now):
             return _again(task, now)

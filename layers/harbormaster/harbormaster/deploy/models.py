@@ -44,6 +44,17 @@ class PreviousRelease(Model):
     task_definition_arn: str | None = None
 
 
+class RolloutProgress(Model):
+    """What a batch's progress event says besides its own count: the rollout it belongs to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["deploy", "rollback"]
+    image: ImageRef
+    batches: int = Field(ge=1)
+    instances_total: int = Field(ge=1)
+
+
 class BatchSettings(Model):
     """What every batch of a rollout shares: the release, the image, the target group's timings and
     the container. Kept once in the plan, so the execution's state does not grow with the fleet."""
@@ -66,6 +77,9 @@ class BatchSettings(Model):
     )
     log_lines_in_alerts: int = 5
     record_touch: bool = Field(default=True, description="a rollout records what it takes out; a revert does not")
+    progress: RolloutProgress | None = Field(
+        default=None, description="announce the end of each batch (a rollout); a revert does not"
+    )
     keep_going: bool = Field(
         default=False, description="a revert: an instance that cannot be put back does not stop the others"
     )
@@ -100,6 +114,7 @@ class BatchTask(Model):
     looks: int = Field(default=0, description="looks in this phase so far: the waits between them back off")
     deadline: datetime | None = None
     note: str | None = None
+    instances_done: int | None = Field(default=None, description="the release's instances done so far, as counted")
 
 
 class ServiceTask(Model):

@@ -14,7 +14,14 @@ from harbormaster.config import Environment, HarbormasterConfig
 from harbormaster.config.models import EcsTarget, Rollout
 from harbormaster.deploy import alb_timing, ecs, targets
 from harbormaster.deploy.exceptions import DeployError, ImageNotFound, UnknownEnvironment
-from harbormaster.deploy.models import BatchSettings, DeployPlan, DeployRequest, PreviousRelease, ServiceTask
+from harbormaster.deploy.models import (
+    BatchSettings,
+    DeployPlan,
+    DeployRequest,
+    PreviousRelease,
+    RolloutProgress,
+    ServiceTask,
+)
 from harbormaster.deploy.plan import PlanError, plan_batches
 from harbormaster.deploy.preflight import check_alarms, check_scan
 from harbormaster.state import lock
@@ -150,6 +157,7 @@ def _plan(
             warnings=[_downtime(total)],
         )
     plan = plan.model_copy(update={"warnings": [*plan.warnings, *timing.warnings]})
+    batches = plan_batches(instance_ids, rollout.batch, rollout.min_healthy)
     settings = BatchSettings(
         environment=request.environment,
         release_id=release_id,
@@ -164,8 +172,13 @@ def _plan(
         command_timeout_seconds=rollout.command_timeout_seconds,
         container=container.document_parameters(request.environment),
         log_lines_in_alerts=container.log_lines_in_alerts,
+        progress=RolloutProgress(
+            kind="rollback" if request.trigger == "rollback" else "deploy",
+            image=request.image,
+            batches=len(batches),
+            instances_total=total,
+        ),
     )
-    batches = plan_batches(instance_ids, rollout.batch, rollout.min_healthy)
     return plan.model_copy(update={"rollout": settings, "batches": batches, "instances_total": total})
 
 

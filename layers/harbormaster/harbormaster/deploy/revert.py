@@ -46,6 +46,7 @@ def revert_batches(plan: DeployPlan) -> tuple[BatchSettings | None, list[list[st
             "image_uri": plan.previous.image_uri,
             "record_touch": False,
             "keep_going": True,
+            "progress": None,  # the revert's end is told by deploy.failed
         }
     )
     return settings, batches, None

@@ -3,8 +3,9 @@ replied under the alarm. Webhooks cannot do either (they only post), so this is 
 `channel` and the app's bot token.
 
     deploy.* / rollback.* of a release   the first event posts the release's message; each later one
-                                         updates it in place (queued → started → outcome), never back
-                                         to an earlier state; a failure's reason goes into its thread.
+                                         updates it in place (queued → started → batch 1/n … → outcome),
+                                         never back to an earlier state; a failure's reason goes into
+                                         its thread.
                                          An event routed to another channel (a failure to #critical)
                                          is also posted there.
     CloudWatch alarm: ALARM              a new message (or, while it is in ALARM already, a reply)
@@ -27,7 +28,20 @@ from harbormaster.slack.bot import BotChannel
 from harbormaster.slack.message import COLOURS, SlackMessage, code_block, context, escape, section
 from harbormaster.state.slack_threads import SlackThreads, Thread
 
-RANKS = {"queued": 1, "started": 2, "diverged": 8, "succeeded": 9, "failed": 9, "skipped": 9, "rejected": 9}
+# How far along a release's story a state is: a message never moves back. Progress after batch n
+# ranks PROGRESS + n, between started and the outcomes.
+PROGRESS = 2
+_OUTCOME = 1 << 40
+RANKS = {
+    "queued": 1,
+    "started": PROGRESS,
+    "progress": PROGRESS,
+    "diverged": _OUTCOME,
+    "succeeded": _OUTCOME + 1,
+    "failed": _OUTCOME + 1,
+    "skipped": _OUTCOME + 1,
+    "rejected": _OUTCOME + 1,
+}
 FAILED = {"failed", "diverged"}
 ALARM_STATES = {"ALARM": "alarm", "OK": "resolved", "INSUFFICIENT_DATA": "resolved"}
 
@@ -38,8 +52,8 @@ def converse(message_text: str, message: SlackMessage, channel: BotChannel) -> s
     payload = _json(message_text)
     now = clock.now()
     if (release := _release(payload)) is not None:
-        key, stage = release
-        return _deploy(key, stage, payload, message, channel, now)
+        key, stage, rank = release
+        return _deploy(key, stage, rank, payload, message, channel, now)
     if (alarm := _alarm(payload)) is not None:
         key, state = alarm
         return _alarm_message(key, state, message, channel, now)
@@ -48,10 +62,9 @@ def converse(message_text: str, message: SlackMessage, channel: BotChannel) -> s
 
 
 def _deploy(
-    key: str, stage: str, payload: dict[str, Any], message: SlackMessage, channel: BotChannel, now: datetime
+    key: str, stage: str, rank: int, payload: dict[str, Any], message: SlackMessage, channel: BotChannel, now: datetime
 ) -> str:
     threads = SlackThreads()
-    rank = RANKS[stage]
     body = message.body()
     thread = threads.get(key)
     if thread is None:
@@ -147,13 +160,20 @@ def _json(text: str) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
-def _release(payload: dict[str, Any]) -> tuple[str, str] | None:
+def _release(payload: dict[str, Any]) -> tuple[str, str, int] | None:
+    """The release's key, the event's stage and its rank; None for anything else."""
     kind, _, stage = str(payload.get("type") or "").partition(".")
     if payload.get("source") != "harbormaster" or kind not in {"deploy", "rollback"} or stage not in RANKS:
         return None
     if not payload.get("environment") or not payload.get("release_id"):
         return None
-    return f"release:{payload['environment']}:{payload['release_id']}", stage
+    rank = RANKS[stage]
+    if stage == "progress":
+        batch = (payload.get("details") or {}).get("batch")
+        if not isinstance(batch, int) or batch < 1:
+            return None
+        rank += batch
+    return f"release:{payload['environment']}:{payload['release_id']}", stage, rank
 
 
 def _alarm(payload: dict[str, Any]) -> tuple[str, str] | None:

@@ -23,6 +23,8 @@ from harbormaster.slack.message import (
 
 _TITLES = {
     "deploy.started": "🚀 Deploy started",
+    "deploy.progress": "🚀 Deploying",
+    "rollback.progress": "⏪ Rolling back",
     "deploy.succeeded": "✅ Deploy succeeded",
     "deploy.failed": "❌ Deploy failed",
     "deploy.skipped": "⏭️ Deploy skipped",
@@ -99,6 +101,8 @@ def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
     blocks = [header(f"{title}{where}")]
     if facts:
         blocks.append(fields(facts))
+    if event.type.endswith(".progress"):
+        blocks.append(section(progress_line(event.details)))
     if event.reason:
         blocks.append(section(f"*Reason*\n{escape(event.reason)}"))
     if event.type == "approval.requested":
@@ -111,6 +115,15 @@ def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
         blocks.append({"type": "actions", "elements": buttons})
     text = f"{title}{where}" + (f": {event.image.short}" if event.image else "")
     return SlackMessage.build(text, event.severity, blocks)
+
+
+def progress_line(details: dict[str, Any], width: int = 20) -> str:
+    """`▰▰▰▰▰▰▱▱▱▱ 60%` and `batch 3/5 · 6/10 instances`, for a rollout's progress."""
+    done, total = int(details.get("instances_done") or 0), max(int(details.get("instances_total") or 1), 1)
+    filled = min(width, round(width * done / total))
+    bar = "▰" * filled + "▱" * (width - filled)
+    batches = f"batch {int(details.get('batch') or 0)}/{int(details.get('batches') or 0)}"
+    return f"`{bar}` {100 * done // total}%\n{batches} · {done}/{total} instances"
 
 
 def _approval_facts(details: dict[str, Any]) -> list[tuple[str, str]]:

@@ -100,6 +100,10 @@ def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
         token = str(parameters.get_secret(config.slack.bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS))
         channel = BotChannel(token, route.channel, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
         done = converse(str(notification["Message"]), message, channel)
+    elif _is_progress(str(notification["Message"])):
+        # A webhook can only post: a message per batch would flood the channel. Its outcome follows.
+        logger.info("progress not posted: a webhook route cannot update the release's message")
+        return route_name
     else:
         url = parameters.get_secret(str(route.webhook_secret), max_age=SECRET_MAX_AGE_SECONDS)
         post(str(url), message, config.slack.messages_per_second, config.slack.retry_backoff_seconds)
@@ -109,6 +113,21 @@ def _deliver(notification: dict[str, Any], config: HarbormasterConfig) -> str:
         extra={"route": route_name, "sns_message_id": notification["MessageId"], "done": done},
     )
     return route_name
+
+
+def _is_progress(text: str) -> bool:
+    """A rollout's per-batch progress event (deploy/progress.py)."""
+    if '.progress"' not in text:  # most messages: no parse
+        return False
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return False
+    return (
+        isinstance(payload, dict)
+        and payload.get("source") == "harbormaster"
+        and str(payload.get("type")).endswith(".progress")
+    )
 
 
 @functools.cache

@@ -74,12 +74,15 @@ class Ledger(Store):
             ExpressionAttributeValues={":i": set(instance_ids)},
         )
 
-    def count_done(self, environment: str, release_id: str, count: int = 1) -> None:
-        self.table.update_item(
+    def count_done(self, environment: str, release_id: str, count: int = 1) -> int:
+        """Add `count` instances done; the release's total so far (atomic, so batches never lose one)."""
+        response = self.table.update_item(
             Key=self._key(environment, release_id),
             UpdateExpression="ADD instances_done :n",
             ExpressionAttributeValues={":n": count},
+            ReturnValues="UPDATED_NEW",
         )
+        return int(response["Attributes"]["instances_done"])
 
     def release(self, environment: str, release_id: str) -> Release | None:
         item = self.table.get_item(Key=self._key(environment, release_id), ConsistentRead=True).get("Item")
