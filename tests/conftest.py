@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Copies of ../shared/events (AWS documentation and open-source samples; origins in their SOURCES/README).
 SAMPLES = ROOT / "tests" / "fixtures" / "shared-events"
+# AWS documentation samples that ../shared/events lacks (origins in its SOURCES.md).
+DOC_SAMPLES = ROOT / "tests" / "fixtures" / "aws-docs"
 EVENTS = ROOT / "events"
 
 os.environ.update(

@@ -13,10 +13,15 @@ from harbormaster.cli.main import main
 from harbormaster.slack import render
 from harbormaster.slack.inputs import notifications
 from harbormaster.slack.message import MAX_BLOCKS, MAX_FIELD_TEXT, MAX_FIELDS, MAX_HEADER_TEXT, MAX_SECTION_TEXT
-from tests.conftest import SAMPLES
+from tests.conftest import DOC_SAMPLES, SAMPLES
 
 SNAPSHOTS = Path(__file__).parent.parent / "snapshots"
-ALL_SAMPLES = sorted(p for p in SAMPLES.rglob("*.json"))
+ALL_SAMPLES = sorted([*SAMPLES.rglob("*.json"), *DOC_SAMPLES.rglob("*.json")])
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(SAMPLES if path.is_relative_to(SAMPLES) else DOC_SAMPLES))
+
 
 # Facts that must appear in the rendered message of these samples (path relative to SAMPLES).
 KEY_FACTS: dict[str, list[str]] = {
@@ -39,6 +44,8 @@ KEY_FACTS: dict[str, list[str]] = {
     "aws/ecs-deployment-state-change-failed.json": ["SERVICE_DEPLOYMENT_FAILED"],
     "aws/ecs-deployment-state-change-completed.json": ["SERVICE_DEPLOYMENT_COMPLETED"],
     "slack-anchors/notify-slack/messages/backup.json": ["AWS Backup"],
+    "slack-anchors/notify-slack/messages/dms_notification.json": ["DMS", "hello-world", "stopped"],
+    "rds-event-notification.sns.json": ["RDS", "dbinstanceid", "Finished DB Instance backup"],
     "slack-anchors/aws-to-slack/codebuild_build_state_change_succeeded.sns.json": ["CodeBuild", "SUCCEEDED"],
     "slack-anchors/aws-to-slack/codepipeline_pipeline_execution_started.eventbridge.json": ["CodePipeline", "STARTED"],
     "slack-anchors/aws-to-slack/codedeploy_deployment_state_success.eventbridge.json": ["CodeDeploy", "SUCCESS"],
@@ -73,19 +80,19 @@ def check_limits(body: dict[str, Any]) -> None:
                 assert all(len(f["text"]) <= MAX_FIELD_TEXT for f in block["fields"])
 
 
-@pytest.mark.parametrize("path", ALL_SAMPLES, ids=[str(p.relative_to(SAMPLES)) for p in ALL_SAMPLES])
+@pytest.mark.parametrize("path", ALL_SAMPLES, ids=[_name(p) for p in ALL_SAMPLES])
 def test_every_shared_sample_renders_within_slack_limits(path: Path) -> None:
     bodies = rendered(path)
     assert bodies
     for body in bodies:
         check_limits(body)
     text = json.dumps(bodies, ensure_ascii=False)
-    for fact in KEY_FACTS.get(str(path.relative_to(SAMPLES)), []):
+    for fact in KEY_FACTS.get(_name(path), []):
         assert fact in text, f"{fact!r} missing from {path.name}"
 
 
 def test_every_key_fact_entry_names_a_sample() -> None:
-    assert {str(p.relative_to(SAMPLES)) for p in ALL_SAMPLES} >= set(KEY_FACTS)
+    assert {_name(p) for p in ALL_SAMPLES} >= set(KEY_FACTS)
 
 
 SNAPSHOT_CASES = {
@@ -106,8 +113,8 @@ def test_snapshots_of_the_main_types(name: str, sample: str) -> None:
 
 def mrkdwn_texts(body: dict[str, Any]) -> list[str]:
     texts = [body["text"]]
-    for attachment in body["attachments"]:
-        for block in attachment["blocks"]:
+    for blocks in [body["blocks"], *(attachment["blocks"] for attachment in body["attachments"])]:
+        for block in blocks:
             if block.get("text", {}).get("type") == "mrkdwn":
                 texts.append(block["text"]["text"])
             texts += [f["text"] for f in block.get("fields", [])]

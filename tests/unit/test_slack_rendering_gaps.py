@@ -11,11 +11,12 @@ import pytest
 from harbormaster.slack import render
 from harbormaster.slack.aws_formatters import console
 from harbormaster.slack.inputs import notifications
-from tests.conftest import SAMPLES
+from tests.conftest import DOC_SAMPLES, SAMPLES
 
 
 def _sample(relative: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / relative).read_text())
+    path = SAMPLES / relative if (SAMPLES / relative).exists() else DOC_SAMPLES / relative
+    data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
@@ -27,7 +28,7 @@ def _render(data: Any) -> tuple[dict[str, Any], str | None]:
 
 def _texts(body: dict[str, Any]) -> list[str]:
     texts = []
-    for block in body["attachments"][0]["blocks"]:
+    for block in [*body["blocks"], *(b for a in body["attachments"] for b in a["blocks"])]:
         if "text" in block:
             texts.append(block["text"]["text"])
         texts.extend(f["text"] for f in block.get("fields", []))
@@ -70,7 +71,7 @@ def test_triple_backticks_in_a_value_cannot_close_the_code_block() -> None:
 
 def test_a_json_message_with_neither_subject_nor_detail_type_gets_a_header_from_its_content() -> None:
     body, _ = _render(_sample("slack-anchors/aws-to-slack/generic_cognito_sync_trigger.raw.json"))
-    header = body["attachments"][0]["blocks"][0]["text"]["text"]
+    [header] = [block["text"]["text"] for block in body["blocks"]]
     assert header == body["text"] == "SyncTrigger"  # its eventType, not "Notification"
 
 
@@ -93,6 +94,12 @@ def test_a_guardduty_malware_protection_scan_result_is_formatted() -> None:
         ("slack-anchors/notify-slack/unmerged/pr267/events/inspector_finding.json", "inspector/v2/home"),
         ("slack-anchors/notify-slack/events/aws_health_event.json", "health/home"),
         ("aws/ecs-deployment-state-change-failed.json", "ecs/v2/clusters/default/services/servicetest"),
+        ("slack-anchors/notify-slack/messages/backup.json", "backup/home?region=us-west-1#/jobs"),
+        ("rds-event-notification.sns.json", "rds/home?region=eu-west-1#dbinstance:id=dbinstanceid"),
+        (
+            "slack-anchors/notify-slack/messages/dms_notification.json",
+            "dms/home?region=us-east-1#tasks:ids=hello-world",
+        ),
         ("slack-anchors/aws-to-slack/codebuild_build_state_change_succeeded.sns.json", "codesuite/codebuild/projects/"),
         (
             "slack-anchors/aws-to-slack/codepipeline_pipeline_execution_started.eventbridge.json",
@@ -102,8 +109,9 @@ def test_a_guardduty_malware_protection_scan_result_is_formatted() -> None:
     ],
 )
 def test_every_source_with_a_console_page_links_to_it(sample: str, page: str) -> None:
-    body, _ = _render(_sample(sample))
-    links = [t for t in _texts(body) if t.startswith("<https://")]
+    notification = notifications(_sample(sample))[0]  # the first, where a sample holds several
+    message, _ = render(notification.subject, notification.message, notification.topic_arn)
+    links = [t for t in _texts(message.body()) if t.startswith("<https://")]
     assert len(links) == 1 and page in links[0], links
 
 
@@ -136,3 +144,65 @@ def test_an_alarm_without_its_arn_links_to_the_console_through_its_topics_region
     data["Records"][0]["Sns"]["TopicArn"] = "arn:aws-cn:sns:cn-north-1:123456789012:alerts"
     body, _ = _render(data)
     assert [t for t in _texts(body) if t.startswith("<https://console.amazonaws.cn/cloudwatch/")]
+
+
+def test_an_rds_event_subscription_message_is_formatted() -> None:
+    body, route = _render(_sample("rds-event-notification.sns.json"))
+    assert body["text"] == "🗄️ RDS db-instance dbinstanceid: Finished DB Instance backup"
+    assert body["severity"] == "info" and route == "monitoring"
+    texts = "\n".join(_texts(body))
+    assert "RDS-EVENT-0002" in texts and "2019-01-02 12:45:06.000" in texts
+
+
+@pytest.mark.parametrize(
+    ("event_message", "severity"),
+    [
+        ("DB instance shutdown", "warning"),
+        ("Multi-AZ instance failover started.", "warning"),
+        ("The DB instance has a storage-full condition", "critical"),
+        ("Backup of the DB instance failed", "critical"),
+    ],
+)
+def test_an_rds_event_gets_its_severity_from_what_happened(event_message: str, severity: str) -> None:
+    data = _sample("rds-event-notification.sns.json")
+    event = json.loads(data["Records"][0]["Sns"]["Message"])
+    event["Event Message"] = event_message
+    data["Records"][0]["Sns"]["Message"] = json.dumps(event)
+    body, _ = _render(data)
+    assert body["severity"] == severity and event_message in body["text"]
+
+
+def test_a_dms_event_subscription_message_is_formatted_like_rds() -> None:
+    body, _ = _render(_sample("slack-anchors/notify-slack/messages/dms_notification.json"))
+    assert body["text"] == "🟠 DMS replication-task hello-world: Replication task has stopped."
+    assert "DMS-EVENT-0079" in "\n".join(_texts(body))
+
+
+def test_the_first_message_of_an_rds_subscription_is_shown_as_such() -> None:
+    data = _sample("rds-event-notification.sns.json")
+    data["Records"][0]["Sns"]["Message"] = (
+        "This is a message to notify that RDS will attempt to send you event notifications of type db-instance"
+    )
+    body, _ = _render(data)
+    assert body["text"] == "🗄️ RDS Notification Message" and "attempt to send you" in "\n".join(_texts(body))
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "aws/ecs-deployment-state-change-failed.json",
+        "slack-anchors/notify-slack/messages/cloudwatch_alarm.json",
+        "slack-anchors/notify-slack/messages/text_message.json",
+        "slack-anchors/aws-to-slack/generic_cognito_sync_trigger.raw.json",
+    ],
+)
+def test_the_title_is_shown_once(sample: str) -> None:
+    """Slack shows a top-level `text` above the attachments unless the message has top-level
+    blocks: the header goes there, so the title is not shown twice (the text stays the notification)."""
+    for notification in notifications(_sample(sample)):
+        body = render(notification.subject, notification.message, notification.topic_arn)[0].body()
+        [header] = body["blocks"]
+        assert header["type"] == "header" and body["text"].startswith(header["text"]["text"][:40])
+        below = [block for attachment in body["attachments"] for block in attachment["blocks"]]
+        assert all(block["type"] != "header" for block in below)
+        assert header["text"]["text"] not in _texts({"blocks": below, "attachments": []})

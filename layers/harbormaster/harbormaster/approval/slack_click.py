@@ -100,7 +100,7 @@ def _decided(message: dict[str, Any] | None, text: str) -> dict[str, Any]:
     for attachment in message["attachments"]:
         blocks = [b for b in attachment.get("blocks", []) if b.get("type") != "actions"]
         attachments.append({**attachment, "blocks": [*blocks, stamp]})
-    return {"text": message.get("text", text), "attachments": attachments}
+    return {"text": message.get("text", text), "blocks": message.get("blocks") or [], "attachments": attachments}
 
 
 def _allowed(url: str) -> bool:

@@ -35,6 +35,15 @@ class SinkRequest:
     at: float = field(default_factory=time.monotonic)
 
 
+def _shown(arguments: dict[str, Any]) -> dict[str, Any]:
+    """What a chat.postMessage / chat.update shows: its text, blocks and attachments."""
+    return {
+        "text": arguments.get("text", ""),
+        "blocks": arguments.get("blocks") or [],
+        "attachments": arguments.get("attachments") or [],
+    }
+
+
 def payload_problem(body: Any) -> str | None:
     """Why Slack would refuse this body (None when it would accept it)."""
     if not isinstance(body, dict):
@@ -147,7 +156,7 @@ class SlackSink:
                 found.deleted = True
                 return 200, {"ok": True, "channel": channel, "ts": found.ts}, {}
             if method == "chat.update":
-                body = {"text": arguments.get("text", ""), "attachments": arguments.get("attachments") or []}
+                body = _shown(arguments)
                 if problem := payload_problem(body):
                     return 200, {"ok": False, "error": problem}, {}
                 found.body, found.updates = body, found.updates + 1
@@ -160,7 +169,7 @@ class SlackSink:
         if last is not None and now - last < 1.0 / self.messages_per_second:
             wait = 1.0 / self.messages_per_second - (now - last)
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(math.ceil(wait))}
-        body = {"text": arguments.get("text", ""), "attachments": arguments.get("attachments") or []}
+        body = _shown(arguments)
         if problem := payload_problem(body):
             return 200, {"ok": False, "error": problem}, {}
         thread_ts = arguments.get("thread_ts")

@@ -62,8 +62,10 @@ def card(
     text: str | None = None,
     link: tuple[str, str] | None = None,
     note: str | None = None,
+    code: str | None = None,
 ) -> SlackMessage:
-    """The common shape: a header, fields (empty values dropped), a text section, a link, a context line."""
+    """The common shape: a header, fields (empty values dropped), a text section, a link, a context
+    line, a code block."""
     blocks = [header(title)]
     shown = [(name, escape(str(value))) for name, value in facts if value not in (None, "", [], {})]
     if shown:
@@ -74,6 +76,8 @@ def card(
         blocks.append(section(f"<{link[1]}|{escape(link[0])}>"))
     if note:
         blocks.append(context(escape(note)))
+    if code:
+        blocks.append(section(code_block(code)))
     return SlackMessage.build(title, severity, blocks)
 
 
@@ -501,6 +505,41 @@ def backup_event(event: dict[str, Any]) -> SlackMessage | None:
     )
 
 
+# ---------------------------------------------------------------------------- RDS / DMS event subscriptions
+_CRITICAL_EVENT = re.compile(
+    r"\bfail(?:ed|ure|s)?\b|error|storage[ -]full|low storage|could not|unable|incompatible", re.IGNORECASE
+)
+_WARNING_EVENT = re.compile(r"stop|shut ?down|restart|reboot|failover|maintenance|paused", re.IGNORECASE)
+_EVENT_CODE = re.compile(r"#((?:RDS|DMS)-EVENT-\d+)")
+
+
+def rds_event_message(message: dict[str, Any], topic_region: str | None = None) -> SlackMessage | None:
+    """What an RDS (or DMS, same shape) event subscription publishes: `Event Source`, `Source ID`
+    (`SourceId` for DMS), `Event Message`, an `Identifier Link` to the console and an `Event ID`
+    that is the documentation's URL of the event's code."""
+    if "Event Source" not in message or "Event Message" not in message:
+        return None
+    source_id = message.get("Source ID") or message.get("SourceId") or "?"
+    text = str(message["Event Message"]).strip()
+    event_id = str(message.get("Event ID") or "")
+    service = "DMS" if "/dms/" in event_id or "DMS-EVENT" in event_id else "RDS"
+    code = _EVENT_CODE.search(event_id)
+    severity = "critical" if _CRITICAL_EVENT.search(text) else "warning" if _WARNING_EVENT.search(text) else "info"
+    link = str(message.get("Identifier Link") or "").strip()
+    icon = {"critical": "🔴", "warning": "🟠"}.get(severity, "🗄️")
+    return card(
+        f"{icon} {service} {message['Event Source']} {source_id}: {text}",
+        severity,
+        [
+            ("Source", f"{message['Event Source']} {source_id}"),
+            ("Event", code.group(1) if code else event_id),
+            ("When", message.get("Event Time")),
+            ("Source ARN", message.get("Source ARN")),
+        ],
+        link=("Open in the console", link) if link.startswith("https://") else None,
+    )
+
+
 def _outcome(state: str) -> str:
     state = state.upper()
     if state in {"FAILED", "FAILURE", "STOPPED", "FAULT", "TIMED_OUT", "ABORTED", "EXPIRED"}:
@@ -509,15 +548,21 @@ def _outcome(state: str) -> str:
 
 
 # ---------------------------------------------------------------------------- text notifications
-def text_notification(subject: str | None, text: str) -> SlackMessage | None:
-    """AWS services that publish plain text: Backup, Budgets, CloudFormation."""
+def text_notification(subject: str | None, text: str, topic_region: str | None = None) -> SlackMessage | None:
+    """AWS services that publish plain text: Backup, Budgets, CloudFormation, the first message of
+    an RDS or DMS event subscription."""
     subject = subject or ""
     lowered = f"{subject} {text[:200]}".lower()
     if "aws backup" in lowered:
         severity = "critical" if "failed" in lowered or "expired" in lowered else "success"
-        return card(f"💾 {subject or 'AWS Backup'}", severity, [], text=text)
+        arn = re.search(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]+:\d{12}:\S+", text)
+        region = region_of(arn.group(0)) if arn else topic_region
+        jobs = _link("Open the backup jobs", console(region, "backup/home#/jobs"))
+        return card(f"💾 {subject or 'AWS Backup'}", severity, [], text=text, link=jobs)
     if subject.startswith("AWS Budgets") or "aws budget notification" in lowered:
         return card(f"💰 {subject or 'AWS Budgets'}", "warning", [], text=text)
+    if subject in {"RDS Notification Message", "DMS Notification Message"}:  # a subscription's first message
+        return card(f"🗄️ {subject}", "info", [], text=text)
     if subject == "AWS CloudFormation Notification":
         values = dict(re.findall(r"^(\w+)='(.*)'$", text, flags=re.MULTILINE))
         status = values.get("ResourceStatus", "?")
@@ -536,7 +581,7 @@ def eventbridge(event: dict[str, Any]) -> SlackMessage | None:
     if "detail-type" not in event or "detail" not in event:
         return None
     detail = json.dumps(event.get("detail"), indent=2, ensure_ascii=False, default=str)
-    message = card(
+    return card(
         f"📣 {event['detail-type']}",
         "info",
         [
@@ -546,9 +591,8 @@ def eventbridge(event: dict[str, Any]) -> SlackMessage | None:
             ("Time", event.get("time")),
             ("Resources", cut(", ".join(map(str, event.get("resources") or [])), 500)),
         ],
+        code=detail,
     )
-    message.attachments[0]["blocks"].append(section(code_block(detail)))
-    return message
 
 
 EVENT_FORMATTERS: tuple[Formatter, ...] = (
@@ -563,4 +607,4 @@ EVENT_FORMATTERS: tuple[Formatter, ...] = (
     backup_event,
     eventbridge,
 )
-MESSAGE_FORMATTERS: tuple[MessageFormatter, ...] = (cloudwatch_alarm_sns, codepipeline_approval)
+MESSAGE_FORMATTERS: tuple[MessageFormatter, ...] = (cloudwatch_alarm_sns, codepipeline_approval, rds_event_message)

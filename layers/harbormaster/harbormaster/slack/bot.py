@@ -54,7 +54,13 @@ class BotChannel:
         return str(answer["ts"])
 
     def update(self, ts: str, body: dict[str, Any]) -> None:
-        self._call("chat_update", ts=ts, text=body.get("text", ""), attachments=body.get("attachments") or [])
+        self._call(
+            "chat_update",
+            ts=ts,
+            text=body.get("text", ""),
+            blocks=body.get("blocks") or [],
+            attachments=body.get("attachments") or [],
+        )
 
     def delete(self, ts: str) -> None:
         self._call("chat_delete", ts=ts)

@@ -25,7 +25,7 @@ from typing import Any
 
 from harbormaster import clock
 from harbormaster.slack.bot import BotChannel
-from harbormaster.slack.message import COLOURS, SlackMessage, code_block, context, escape, section
+from harbormaster.slack.message import COLOURS, MAX_BLOCKS, SlackMessage, code_block, context, escape, section
 from harbormaster.state.slack_threads import SlackThreads, Thread
 
 # How far along a release's story a state is: a message never moves back. Progress after batch n
@@ -140,10 +140,16 @@ def _resolved(body: dict[str, Any], message: SlackMessage, now: datetime) -> dic
     """The ALARM message, edited: green, and a line saying when and how it resolved."""
     [attachment] = body.get("attachments") or [{"blocks": []}]
     note = context(f"✅ Resolved at {now:%Y-%m-%d %H:%M:%S} UTC — {escape(message.text)}")
+    top = list(body.get("blocks") or [])
     return {
         "text": f"✅ Resolved: {body.get('text', '')}",
+        "blocks": top,
         "attachments": [
-            {**attachment, "color": COLOURS["success"], "blocks": [note, *attachment.get("blocks", [])][:50]}
+            {
+                **attachment,
+                "color": COLOURS["success"],
+                "blocks": [note, *attachment.get("blocks", [])][: MAX_BLOCKS - len(top)],
+            }
         ],
     }
 

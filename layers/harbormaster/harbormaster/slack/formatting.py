@@ -77,7 +77,7 @@ def _aws(subject: str | None, message: str, payload: Any, region: str | None) ->
                 if (formatted := formatter(payload)) is not None:
                     return formatted
         elif payload is None:
-            return text_notification(subject, message)
+            return text_notification(subject, message, region)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         logger.warning("formatter failed; using the generic one", exc_info=True)
     return None

@@ -49,16 +49,25 @@ def mention(name: str) -> str:
 
 
 class SlackMessage(Model):
+    """`text` is the notification (and the fallback where blocks cannot show); the header sits in
+    the top-level `blocks`, so Slack does not show the title twice (it displays a top-level
+    `text` above the attachments only when there are no top-level blocks); the rest sits in one
+    attachment, for the colour bar by severity."""
+
     text: str
+    blocks: list[dict[str, Any]] = Field(default_factory=list)
     attachments: list[dict[str, Any]]
     severity: str = Field(default="info", exclude=True)  # for routing; not part of the posted body
 
     @classmethod
     def build(cls, text: str, severity: str, blocks: list[dict[str, Any]]) -> SlackMessage:
-        """A message whose blocks sit in one attachment, for the colour bar by severity."""
+        """A message from its blocks: a leading header on top, the others in the coloured attachment."""
+        top = blocks[:1] if blocks and blocks[0].get("type") == "header" else []
+        rest = blocks[len(top) :][: MAX_BLOCKS - len(top)]
         return cls(
             text=cut(escape(text), MAX_SECTION_TEXT),  # the notification text is mrkdwn too
-            attachments=[{"color": COLOURS.get(severity, COLOURS["info"]), "blocks": blocks[:MAX_BLOCKS]}],
+            blocks=top,
+            attachments=[{"color": COLOURS.get(severity, COLOURS["info"]), "blocks": rest}] if rest else [],
             severity=severity,
         )
 
@@ -69,19 +78,22 @@ class SlackMessage(Model):
         """The same message with `lines` in a code block under `title`, above its buttons."""
         if not lines:
             return self
-        [attachment] = self.attachments
+        attachment = self.attachments[0] if self.attachments else {"color": COLOURS.get(self.severity), "blocks": []}
         blocks = list(attachment["blocks"])
         at = next((n for n, block in enumerate(blocks) if block.get("type") == "actions"), len(blocks))
         quote = section(f"*{escape(title)}*\n{code_block(chr(10).join(lines), MAX_SECTION_TEXT - len(title) - 4)}")
         blocks.insert(at, quote)
-        return self.model_copy(update={"attachments": [{**attachment, "blocks": blocks[:MAX_BLOCKS]}]})
+        room = MAX_BLOCKS - len(self.blocks)
+        return self.model_copy(update={"attachments": [{**attachment, "blocks": blocks[:room]}]})
 
     def mentioning(self, names: list[str]) -> SlackMessage:
-        """The same message notifying `names` (the notification text starts with them)."""
+        """The same message notifying `names`: in the notification text, and shown under the header."""
         if not names:
             return self
         prefix = " ".join(mention(n) for n in names)
-        return self.model_copy(update={"text": cut(f"{prefix} {self.text}", MAX_SECTION_TEXT)})
+        return self.model_copy(
+            update={"text": cut(f"{prefix} {self.text}", MAX_SECTION_TEXT), "blocks": [*self.blocks, section(prefix)]}
+        )
 
 
 def header(text: str) -> dict[str, Any]:
