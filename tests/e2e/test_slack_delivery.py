@@ -137,3 +137,27 @@ def test_a_route_mentions_who_it_names_on_its_severities_and_payload_mentions_st
         assert text.startswith("<!here> <!subteam^S0123ONCALL> ")
         body = json.dumps(posted.body)
         assert body.count("<!channel>") == 0 and "&lt;!channel&gt; look" in body  # the payload's stays escaped
+
+
+def test_a_route_mentions_whom_it_is_told_to_on_critical_only_and_payload_mentions_stay_text(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "harbormaster.yaml"
+    path.write_text(
+        CONFIG.replace(
+            "critical: {webhook_secret: hm/slack/critical}",
+            "critical: {webhook_secret: hm/slack/critical, mention: [here, S0ONCALL]}",
+        )
+    )
+    with LocalEngine(config=path, slack_messages_per_second=RATE) as engine:
+        engine.publish_alert(
+            {"AlarmName": "api <!channel>", "NewStateValue": "ALARM", "NewStateReason": "<@U123> broke it"}
+        )
+        engine.publish_alert({"AlarmName": "api <!channel>", "NewStateValue": "OK", "NewStateReason": "back"})
+        alarm, resolved = (r.body for r in engine.slack.delivered())
+    assert alarm["text"].startswith("<!here> <!subteam^S0ONCALL> 🔴 api &lt;!channel&gt;: ALARM")
+    assert {"type": "mrkdwn", "text": "<!here> <!subteam^S0ONCALL>"} in [b.get("text") for b in alarm["blocks"]]
+    mrkdwn = [b for b in [*alarm["blocks"], *alarm["attachments"][0]["blocks"]] if b["type"] != "header"]
+    shown = json.dumps(mrkdwn, ensure_ascii=False)  # a header is plain_text: Slack never parses it
+    assert "<!channel>" not in shown and "<@U123>" not in shown and "&lt;@U123&gt;" in shown
+    assert "<!here>" not in json.dumps(resolved), "an OK is not critical: nobody is paged"
