@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from harbormaster.clients import reset_clients
+from harbormaster.clients import client, reset_clients
 from harbormaster.schedule import resources
 
 
@@ -33,7 +33,7 @@ def test_a_failing_instance_is_found_by_splitting_and_the_rest_stop(ec2: Any, mo
     ids = launch(ec2, 120)
     broken = ids[77]
     calls: list[int] = []
-    real = resources.client("ec2").stop_instances
+    real = client("ec2").stop_instances
 
     def stop_instances(**kwargs: Any) -> Any:
         calls.append(len(kwargs["InstanceIds"]))
@@ -41,7 +41,7 @@ def test_a_failing_instance_is_found_by_splitting_and_the_rest_stop(ec2: Any, mo
             raise ClientError({"Error": {"Code": "IncorrectInstanceState", "Message": "cannot stop"}}, "StopInstances")
         return real(**kwargs)
 
-    with mock.patch.object(resources.client("ec2"), "stop_instances", stop_instances):
+    with mock.patch.object(client("ec2"), "stop_instances", stop_instances):
         failures = resources.stop_ec2(ids)
 
     assert failures == {broken: "IncorrectInstanceState: cannot stop"}
@@ -59,7 +59,7 @@ def test_a_failing_instance_is_found_by_splitting_and_the_rest_stop(ec2: Any, mo
 def test_hibernate_falls_back_to_stop_when_not_configured(ec2: Any) -> None:
     ids = launch(ec2, 2)
     seen: list[bool] = []
-    real = resources.client("ec2").stop_instances
+    real = client("ec2").stop_instances
 
     def stop_instances(**kwargs: Any) -> Any:
         seen.append(bool(kwargs.get("Hibernate")))
@@ -69,7 +69,7 @@ def test_hibernate_falls_back_to_stop_when_not_configured(ec2: Any) -> None:
             )
         return real(**kwargs)
 
-    with mock.patch.object(resources.client("ec2"), "stop_instances", stop_instances):
+    with mock.patch.object(client("ec2"), "stop_instances", stop_instances):
         assert resources.stop_ec2(ids, hibernate=True) == {}
     assert seen == [True, False]
 
@@ -79,9 +79,7 @@ def test_discovery_finds_the_tagged_instances_and_skips_asg_members(ec2: Any) ->
     member = launch(ec2, 1)[0]
     ec2.create_tags(Resources=[member], Tags=[{"Key": resources.ASG_MEMBER_TAG, "Value": "dev-asg"}])
     launch(ec2, 1, schedule="other")
-    with mock.patch.object(
-        resources.client("ec2"), "describe_instances", wraps=resources.client("ec2").describe_instances
-    ):
+    with mock.patch.object(client("ec2"), "describe_instances", wraps=client("ec2").describe_instances):
         found, skipped = resources.discover()
     assert sorted(r.id for r in found if r.schedule == "office-hours") == ids
     assert [(k, i) for k, i, _ in skipped] == [("ec2", member)]

@@ -18,9 +18,14 @@ RETRY_CONFIG = Config(
 )
 
 
-@functools.cache
 def client(service: str, region: str | None = None) -> Any:
-    """The shared client for `service`; created on first use and reused for the container's life."""
+    """The shared client for `service` (in `region`, default the function's); created on first use
+    and reused for the container's life."""
+    return _client(service, region)
+
+
+@functools.cache
+def _client(service: str, region: str | None) -> Any:  # one cache key however `client` was called
     session = boto3.session.Session()
     return session.client(service, region_name=region, config=RETRY_CONFIG)  # type: ignore[call-overload]
 
@@ -34,5 +39,5 @@ def table(name: str) -> Any:
 
 def reset_clients() -> None:
     """Forget cached clients (the local engine calls this between isolated runs)."""
-    client.cache_clear()
+    _client.cache_clear()
     table.cache_clear()

@@ -386,6 +386,25 @@ def holiday_dates(items: Any) -> Any:
     return dates
 
 
+ACCOUNT_ID = r"^\d{12}$"
+REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+
+
+def _quoted_account(value: object) -> object:
+    """YAML reads bare digits as a number (and drops a leading zero): account ids are quoted."""
+    if isinstance(value, int):
+        raise ValueError(f"write the account id in quotes ('{value:012d}'): YAML reads bare digits as a number")
+    return value
+
+
+class Spokes(_Model):
+    """How the hub reaches other accounts (spoke.yaml deployed in each): the role each spoke holds,
+    and the external id its trust policy expects."""
+
+    role_name: str = Field(default="harbormaster-spoke", pattern=r"^[\w+=,.@-]{1,64}$")
+    external_id: str = Field(default="harbormaster", pattern=r"^[\w+=,.@:/-]+$", min_length=2, max_length=1224)
+
+
 class Schedule(_Model):
     """Instance Scheduler-compatible; see harbormaster.schedule.evaluate for the rules.
 
@@ -403,6 +422,12 @@ class Schedule(_Model):
     keep_max: Duration = Field(default=timedelta(hours=12))  # the longest `schedule keep` override
     # Slack users (U…/W… ids) who may keep it on or off from Slack; empty: anyone in the workspace.
     members: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$")]] = Field(default_factory=list)
+    # Where its resources live: account ids and regions (empty: this account, this region); every
+    # account and region pair is covered, other accounts through their spoke role.
+    accounts: list[Annotated[str, BeforeValidator(_quoted_account), Field(pattern=ACCOUNT_ID)]] = Field(
+        default_factory=list, max_length=100
+    )
+    regions: list[Annotated[str, Field(pattern=REGION)]] = Field(default_factory=list, max_length=30)
 
     @field_validator("keep_max")
     @classmethod
@@ -498,6 +523,7 @@ class HarbormasterConfig(_Model):
     # Holidays shared by several schedules (a country's public holidays, a company's closures).
     calendars: dict[str, Annotated[list[date], BeforeValidator(holiday_dates)]] = Field(default_factory=dict)
     slack: Slack = Slack()
+    spokes: Spokes = Spokes()
 
     @model_validator(mode="after")
     def _merge_calendars(self) -> HarbormasterConfig:

@@ -28,11 +28,12 @@ from unittest import mock
 import boto3
 
 from harbormaster import clock
+from harbormaster.accounts import forget_sessions
 from harbormaster.approval.slack_click import RESPONSE_HOST_ENV
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
-from harbormaster.local import cloudwatch_rules, ec2_rules, sfn_rules, ssm_rules, topic_keys, virtual_time
+from harbormaster.local import cloudwatch_rules, ec2_rules, sfn_rules, ssm_rules, sts_rules, topic_keys, virtual_time
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.ecr_scans import EcrScans
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
@@ -45,6 +46,7 @@ from harbormaster.local.timers import Timers
 from harbormaster.slack.bot import API_ENV as SLACK_API_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
+SPOKE_TEMPLATE = PROJECT_ROOT / "spoke.yaml"
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
 DEFAULT_CONFIG = PROJECT_ROOT / "harbormaster.yaml"
 REGION = "ap-northeast-2"
@@ -174,6 +176,7 @@ class LocalEngine:
             *cloudwatch_rules.patches(),
             *sfn_rules.patches(),
             *ec2_rules.patches(),
+            *sts_rules.patches(),
             *self.scans.patches(),
         ]
         for patcher in rules:  # where AWS refuses, or behaves unlike, what moto does
@@ -377,6 +380,44 @@ class LocalEngine:
         API's operation name, its parameters), before it is sent or, with `after`, once answered;
         `resume()` lets it go. Races become deterministic tests (see local/pauses.py)."""
         return self.pauses.arm(Pause(service, operation, when, after))
+
+    def account(self, account: str) -> boto3.session.Session:
+        """A session in another account of the engine's world, as its administrators hold one (to
+        set that account up: its instances, its spoke stack). Harbormaster itself reaches it only
+        through the spoke role."""
+        session = boto3.session.Session(region_name=REGION)
+
+        def in_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account
+
+        session.events.register("before-sign.*.*", in_account)
+        return session
+
+    def deploy_spoke(self, account: str, external_id: str, organization_id: str | None = None) -> str:
+        """spoke.yaml in `account`, a member of the hub's organization (created on first use), as the
+        StackSet deploys it; `organization_id` sets another organization in its trust policy. The
+        spoke role's ARN."""
+        organizations = boto3.client("organizations", region_name=REGION)
+        try:
+            org_id = organizations.describe_organization()["Organization"]["Id"]
+        except organizations.exceptions.AWSOrganizationsNotInUseException:
+            org_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+        from moto.organizations.models import organizations_backends
+
+        organizations_backends.master_accounts[account] = (ACCOUNT, "aws")  # a member, as if invited
+        cloudformation = self.account(account).client("cloudformation")
+        cloudformation.create_stack(
+            StackName="harbormaster-spoke",
+            TemplateBody=SPOKE_TEMPLATE.read_text(),
+            Parameters=[
+                {"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
+                {"ParameterKey": "OrganizationId", "ParameterValue": organization_id or org_id},
+                {"ParameterKey": "ExternalId", "ParameterValue": external_id},
+            ],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        outputs = cloudformation.describe_stacks(StackName="harbormaster-spoke")["Stacks"][0]["Outputs"]
+        return str(next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SpokeRoleArn"))
 
     def invoke(self, function: str, event: Any) -> Invocation:
         """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
@@ -697,6 +738,7 @@ def _forget_warm_state() -> None:
     from aws_lambda_powertools.utilities.parameters import base
 
     reset_clients()
+    forget_sessions()
     load_config.cache_clear()
     base.clear_caches()  # type: ignore[no-untyped-call]
     base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]

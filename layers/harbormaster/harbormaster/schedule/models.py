@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from harbormaster.accounts import HOME, Scope
 from harbormaster.model import Model
 
 Kind = Literal["ecs", "asg", "ec2", "rds", "aurora"]
@@ -32,12 +33,24 @@ class Resource(Model):
     capacity: dict[str, int] = Field(default_factory=dict)
     instance_type: str | None = None
     state_reason: str | None = Field(default=None, description="EC2: why it is stopped (StateReason)")
+    scope: Scope = Field(default=HOME, description="the account and region it lives in")
+
+    @property
+    def key(self) -> str:
+        """Its record's key: unique across accounts and regions."""
+        return self.scope.qualify(self.arn)
+
+    @property
+    def where(self) -> str:
+        """Its id as reports show it: `account/region/id` outside the hub's own account and region."""
+        return self.scope.qualify(self.id)
 
 
 class Outcome(Model):
-    """One resource in one run: what was decided and done."""
+    """One resource in one run: what was decided and done (`scope`: an account or region that
+    could not be reached)."""
 
-    kind: Kind
+    kind: Kind | Literal["scope"]
     id: str
     schedule: str
     desired: str

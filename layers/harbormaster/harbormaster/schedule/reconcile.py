@@ -25,10 +25,14 @@ waits (deferred to the next run) until every database of the schedule is availab
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from harbormaster.accounts import HOME, Scope, local
 from harbormaster.config import HarbormasterConfig
 from harbormaster.config.models import Schedule
 from harbormaster.observability import logger
@@ -48,13 +52,14 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
     report = RunReport(at=now, dry_run=request.dry_run)
     if request.schedule is not None and request.schedule not in config.schedules:
         raise UnknownSchedule(f"schedule {request.schedule!r} is not in the configuration")
-    found, skipped = resources.discover()
-    for kind, identifier, why in skipped:
-        report.outcomes.append(
-            Outcome(kind=kind, id=identifier, schedule="-", desired="-", action="skipped", reason=why)
-        )
+    found = _discover(config, report)
     members: dict[str, list[Resource]] = defaultdict(list)
     for resource in found:
+        schedule = config.schedules.get(resource.schedule)
+        if schedule is not None and resource.scope not in _scopes_of(schedule, config):
+            why = f"schedule {resource.schedule!r} does not name {resource.scope}"
+            report.outcomes.append(_outcome(resource, "-", "skipped", why, request))
+            continue
         members[resource.schedule].append(resource)
     # A dry run or a one-shot action always decides in full; a dry run writes nothing at all.
     marks = IdleMarks() if not request.dry_run else None
@@ -83,14 +88,49 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
             marks.keep(name, digest, mark, now)  # refused if another run changed the records meanwhile
         elif wrote or mark is not None:
             marks.invalidate(name)
-    return report, {resource.id: resource for resource in found}
+    return report, {resource.where: resource for resource in found}
+
+
+def _scopes_of(schedule: Schedule, config: HarbormasterConfig) -> set[Scope]:
+    """The accounts and regions a schedule covers, as discovery names them (this account and region: None)."""
+    accounts: list[str | None] = list(schedule.accounts) or [None]
+    regions: list[str | None] = list(schedule.regions) or [None]
+    return {
+        local(Scope(account=account, region=region, spokes=config.spokes)) for account in accounts for region in regions
+    }
+
+
+def _discover(config: HarbormasterConfig, report: RunReport) -> list[Resource]:
+    """The tagged resources of every account and region a schedule names. One that cannot be reached
+    (no spoke role, a wrong external id, a region not enabled) is reported as failed and the others
+    go on; its resources are left as they are."""
+    scopes = {HOME} | {scope for schedule in config.schedules.values() for scope in _scopes_of(schedule, config)}
+    found: list[Resource] = []
+    for scope in sorted(scopes, key=str):
+        try:
+            resources_here, skipped = resources.discover(scope)
+        except (ClientError, BotoCoreError) as exc:
+            logger.exception("cannot reach an account or region", extra={"scope": str(scope)})
+            why = f"cannot reach {scope}: {exc}"
+            report.outcomes.append(
+                Outcome(kind="scope", id=str(scope), schedule="-", desired="-", action="failed", reason=why)
+            )
+            continue
+        found += resources_here
+        for kind, identifier, why in skipped:
+            report.outcomes.append(
+                Outcome(
+                    kind=kind, id=scope.qualify(identifier), schedule="-", desired="-", action="skipped", reason=why
+                )
+            )
+    return found
 
 
 def _observed(resource: Resource) -> dict[str, Any]:
     """What a run decides from, of one member."""
     return {
         "kind": resource.kind,
-        "id": resource.arn,
+        "id": resource.key,
         "actual": resource.actual,
         "reason": resource.state_reason,
         "capacity": resource.capacity,
@@ -114,10 +154,10 @@ def _schedule_run(
     """The schedule's outcomes, and whether it wrote any record (or acted on any resource)."""
     outcomes: list[Outcome] = []
     act: list[Resource] = []
-    stored = records.get_many([resource.arn for resource in members])
+    stored = records.get_many([resource.key for resource in members])
     memory = _Memory(stored)
     for resource in members:
-        record = stored[resource.arn]
+        record = stored[resource.key]
         if failed := _start_did_not_hold(resource, record, desired):
             act.append(resource)
             outcomes.append(_outcome(resource, desired, "failed", f"{failed}; starting it again", request))
@@ -156,9 +196,9 @@ class _Memory:
 
     def remember(self, resource: Resource, **fields: Any) -> None:
         if resource.kind == "ec2":
-            self.ec2[resource.arn] = {**self.stored.get(resource.arn, {}), **self.ec2.get(resource.arn, {}), **fields}
+            self.ec2[resource.key] = {**self.stored.get(resource.key, {}), **self.ec2.get(resource.key, {}), **fields}
         else:
-            records.remember(resource.arn, **fields)
+            records.remember(resource.key, **fields)
             self.wrote = True
 
     def flush(self) -> bool:
@@ -216,17 +256,26 @@ Changed = dict[tuple[str, str], Outcome | None]
 
 def _stop(act: list[Resource], schedule: Schedule, now: datetime, memory: _Memory) -> Changed:
     results: Changed = {}
-    ec2 = [r for r in act if r.kind == "ec2"]
     for kind in STOP_ORDER:
-        if kind == "ec2" and ec2:
-            failures = resources.stop_ec2([r.id for r in ec2], hibernate=schedule.hibernate)
-            for resource in ec2:
-                results[("ec2", resource.id)] = _finished(resource, "stopped", now, failures.get(resource.id), memory)
+        if kind == "ec2":
+            for scope, ec2 in _by_scope(r for r in act if r.kind == "ec2").items():
+                failures = resources.stop_ec2([r.id for r in ec2], hibernate=schedule.hibernate, scope=scope)
+                for resource in ec2:
+                    failure = failures.get(resource.id)
+                    results[("ec2", resource.where)] = _finished(resource, "stopped", now, failure, memory)
             continue
         for resource in (r for r in act if r.kind == kind):
             failure = _attempt(_stop_one, resource)
-            results[(kind, resource.id)] = _finished(resource, "stopped", now, failure, memory)
+            results[(kind, resource.where)] = _finished(resource, "stopped", now, failure, memory)
     return results
+
+
+def _by_scope(members: Iterable[Resource]) -> dict[Scope, list[Resource]]:
+    """EC2 instances are stopped and started many per call: one call per account and region."""
+    grouped: dict[Scope, list[Resource]] = defaultdict(list)
+    for resource in members:
+        grouped[resource.scope].append(resource)
+    return grouped
 
 
 def _start(act: list[Resource], members: list[Resource], now: datetime, memory: _Memory) -> Changed:
@@ -234,15 +283,15 @@ def _start(act: list[Resource], members: list[Resource], now: datetime, memory: 
     databases = [r for r in act if r.kind in DATABASES]
     for resource in sorted(databases, key=lambda r: START_ORDER.index(r.kind)):
         failure = _attempt(_start_one, resource)
-        results[(resource.kind, resource.id)] = _finished(resource, "running", now, failure, memory)
-    waiting = [r.id for r in members if r.kind in DATABASES and not resources.database_available(r)]
+        results[(resource.kind, resource.where)] = _finished(resource, "running", now, failure, memory)
+    waiting = [r.where for r in members if r.kind in DATABASES and not resources.database_available(r)]
     others = [r for r in act if r.kind not in DATABASES]
     if waiting:
         for resource in others:
             note = f"waiting for database(s) {', '.join(waiting)} to be available; next run"
-            results[(resource.kind, resource.id)] = Outcome(
+            results[(resource.kind, resource.where)] = Outcome(
                 kind=resource.kind,
-                id=resource.id,
+                id=resource.where,
                 schedule=resource.schedule,
                 desired="running",
                 actual=resource.actual,
@@ -250,14 +299,14 @@ def _start(act: list[Resource], members: list[Resource], now: datetime, memory: 
                 reason=note,
             )
         return results
-    ec2 = [r for r in others if r.kind == "ec2"]
-    failures = resources.start_ec2([r.id for r in ec2]) if ec2 else {}
-    for resource in ec2:
-        results[("ec2", resource.id)] = _finished(resource, "running", now, failures.get(resource.id), memory)
+    for scope, ec2 in _by_scope(r for r in others if r.kind == "ec2").items():
+        failures = resources.start_ec2([r.id for r in ec2], scope=scope)
+        for resource in ec2:
+            results[("ec2", resource.where)] = _finished(resource, "running", now, failures.get(resource.id), memory)
     for kind in START_ORDER:
         for resource in (r for r in others if r.kind == kind and kind != "ec2"):
             failure = _attempt(_start_one, resource)
-            results[(kind, resource.id)] = _finished(resource, "running", now, failure, memory)
+            results[(kind, resource.where)] = _finished(resource, "running", now, failure, memory)
     return results
 
 
@@ -265,32 +314,32 @@ def _stop_one(resource: Resource) -> None:
     if resource.kind in {"asg", "ecs"}:
         # Save before changing anything, so a crash in between still restores exactly; a capacity
         # saved by an earlier stop is kept (what this run sees may be that stop's zeros).
-        records.save_capacity(resource.arn, resource.capacity)
+        records.save_capacity(resource.key, resource.capacity)
     if resource.kind == "asg":
-        resources.set_asg(resource.id, {"min": 0, "max": 0, "desired": 0})
+        resources.set_asg(resource.id, {"min": 0, "max": 0, "desired": 0}, resource.scope)
     elif resource.kind == "ecs":
         scaled = {"min": 0, "max": 0} if "min" in resource.capacity else {}
-        resources.set_ecs(resource.id, {"desired": 0, **scaled})
+        resources.set_ecs(resource.id, {"desired": 0, **scaled}, resource.scope)
     elif resource.kind == "rds":
-        resources.stop_rds(resource.id)
+        resources.stop_rds(resource.id, resource.scope)
     elif resource.kind == "aurora":
-        resources.stop_aurora(resource.id)
+        resources.stop_aurora(resource.id, resource.scope)
 
 
 def _start_one(resource: Resource) -> None:
-    saved: dict[str, int] = records.get(resource.arn).get("saved") or {}
+    saved: dict[str, int] = records.get(resource.key).get("saved") or {}
     if resource.kind in {"asg", "ecs"} and not saved:
         raise RestoreError(f"no saved capacity for {resource.id}: it was not stopped by Harbormaster")
     if resource.kind == "asg":
-        resources.set_asg(resource.id, saved)
-        records.forget_capacity(resource.arn, saved)
+        resources.set_asg(resource.id, saved, resource.scope)
+        records.forget_capacity(resource.key, saved)
     elif resource.kind == "ecs":
-        resources.set_ecs(resource.id, {k: int(v) for k, v in saved.items()})
-        records.forget_capacity(resource.arn, saved)
+        resources.set_ecs(resource.id, {k: int(v) for k, v in saved.items()}, resource.scope)
+        records.forget_capacity(resource.key, saved)
     elif resource.kind == "rds":
-        resources.start_rds(resource.id)
+        resources.start_rds(resource.id, resource.scope)
     elif resource.kind == "aurora":
-        resources.start_aurora(resource.id)
+        resources.start_aurora(resource.id, resource.scope)
 
 
 class RestoreError(Exception):
@@ -314,7 +363,7 @@ def _finished(resource: Resource, desired: str, now: datetime, failure: str | No
     if failure:
         return Outcome(
             kind=resource.kind,
-            id=resource.id,
+            id=resource.where,
             schedule=resource.schedule,
             desired=desired,
             actual=resource.actual,
@@ -330,7 +379,7 @@ def _finished(resource: Resource, desired: str, now: datetime, failure: str | No
 def _outcome(resource: Resource, desired: str, action: Any, reason: str, request: RunInput) -> Outcome:
     return Outcome(
         kind=resource.kind,
-        id=resource.id,
+        id=resource.where,
         schedule=resource.schedule,
         desired=desired,
         actual=resource.actual,

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harbormaster.clients import client
+from harbormaster.accounts import HOME, Scope, scoped_client
 from harbormaster.schedule.models import Actual, Kind, Resource
 
 SCHEDULE_TAG = "harbormaster:schedule"
@@ -32,22 +32,22 @@ Failures = dict[str, str]  # resource id → reason
 ECS_DIMENSION = "ecs:service:DesiredCount"
 
 
-def discover() -> tuple[list[Resource], list[tuple[Kind, str, str]]]:
-    """Every tagged resource, and the tagged ones deliberately skipped (kind, id, why)."""
+def discover(scope: Scope = HOME) -> tuple[list[Resource], list[tuple[Kind, str, str]]]:
+    """Every tagged resource in `scope`, and the tagged ones deliberately skipped (kind, id, why)."""
     found: list[Resource] = []
     skipped: list[tuple[Kind, str, str]] = []
     for finder in (_ecs, _asgs, _ec2, _rds, _aurora):
-        for item in finder():
+        for item in finder(scope):
             if isinstance(item, Resource):
-                found.append(item)
+                found.append(item if scope.is_home else item.model_copy(update={"scope": scope}))
             else:
                 skipped.append(item)
     return found, skipped
 
 
 # ---------------------------------------------------------------------------- discovery
-def _ec2() -> Iterator[Resource | tuple[Kind, str, str]]:
-    paginator = client("ec2").get_paginator("describe_instances")
+def _ec2(scope: Scope) -> Iterator[Resource | tuple[Kind, str, str]]:
+    paginator = scoped_client("ec2", scope).get_paginator("describe_instances")
     filters = [
         {"Name": "tag-key", "Values": [SCHEDULE_TAG]},
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
@@ -71,8 +71,8 @@ def _ec2() -> Iterator[Resource | tuple[Kind, str, str]]:
                 )
 
 
-def _asgs() -> Iterator[Resource | tuple[Kind, str, str]]:
-    paginator = client("autoscaling").get_paginator("describe_auto_scaling_groups")
+def _asgs(scope: Scope) -> Iterator[Resource | tuple[Kind, str, str]]:
+    paginator = scoped_client("autoscaling", scope).get_paginator("describe_auto_scaling_groups")
     for page in paginator.paginate(Filters=[{"Name": "tag-key", "Values": [SCHEDULE_TAG]}]):
         for group in page["AutoScalingGroups"]:
             tags = _tags(group.get("Tags", []), "Key", "Value")
@@ -89,8 +89,8 @@ def _asgs() -> Iterator[Resource | tuple[Kind, str, str]]:
             )
 
 
-def _rds() -> Iterator[Resource | tuple[Kind, str, str]]:
-    for page in client("rds").get_paginator("describe_db_instances").paginate():
+def _rds(scope: Scope) -> Iterator[Resource | tuple[Kind, str, str]]:
+    for page in scoped_client("rds", scope).get_paginator("describe_db_instances").paginate():
         for db in page["DBInstances"]:
             tags = _tags(db.get("TagList", []), "Key", "Value")
             if SCHEDULE_TAG not in tags:
@@ -111,8 +111,8 @@ def _rds() -> Iterator[Resource | tuple[Kind, str, str]]:
             )
 
 
-def _aurora() -> Iterator[Resource | tuple[Kind, str, str]]:
-    for page in client("rds").get_paginator("describe_db_clusters").paginate():
+def _aurora(scope: Scope) -> Iterator[Resource | tuple[Kind, str, str]]:
+    for page in scoped_client("rds", scope).get_paginator("describe_db_clusters").paginate():
         for cluster in page["DBClusters"]:
             tags = _tags(cluster.get("TagList", []), "Key", "Value")
             if SCHEDULE_TAG not in tags:
@@ -126,8 +126,8 @@ def _aurora() -> Iterator[Resource | tuple[Kind, str, str]]:
             )
 
 
-def _ecs() -> Iterator[Resource | tuple[Kind, str, str]]:
-    ecs = client("ecs")
+def _ecs(scope: Scope) -> Iterator[Resource | tuple[Kind, str, str]]:
+    ecs = scoped_client("ecs", scope)
     for clusters in ecs.get_paginator("list_clusters").paginate():
         for cluster in clusters["clusterArns"]:
             for services in ecs.get_paginator("list_services").paginate(cluster=cluster):
@@ -135,7 +135,7 @@ def _ecs() -> Iterator[Resource | tuple[Kind, str, str]]:
                 for start in range(0, len(arns), 10):  # DescribeServices takes at most 10
                     chunk = arns[start : start + 10]
                     described = ecs.describe_services(cluster=cluster, services=chunk, include=["TAGS"])["services"]
-                    scaled = _scalable_targets(cluster.rsplit("/", 1)[-1], [s["serviceName"] for s in described])
+                    scaled = _scalable_targets(scope, cluster.rsplit("/", 1)[-1], [s["serviceName"] for s in described])
                     for service in described:
                         tags = _tags(service.get("tags", []), "key", "value")
                         if SCHEDULE_TAG not in tags or service.get("status") != "ACTIVE":
@@ -151,11 +151,11 @@ def _ecs() -> Iterator[Resource | tuple[Kind, str, str]]:
                         )
 
 
-def _scalable_targets(cluster: str, services: list[str]) -> dict[str, dict[str, int]]:
+def _scalable_targets(scope: Scope, cluster: str, services: list[str]) -> dict[str, dict[str, int]]:
     """`cluster/service` → {min, max} of the services registered with Application Auto Scaling."""
     if not services:
         return {}
-    targets = client("application-autoscaling").describe_scalable_targets(
+    targets = scoped_client("application-autoscaling", scope).describe_scalable_targets(
         ServiceNamespace="ecs",
         ResourceIds=[f"service/{cluster}/{name}" for name in services],  # at most 10 here (AWS: 50)
         ScalableDimension=ECS_DIMENSION,
@@ -167,8 +167,8 @@ def _scalable_targets(cluster: str, services: list[str]) -> dict[str, dict[str, 
 
 
 # ---------------------------------------------------------------------------- actions
-def stop_ec2(ids: list[str], hibernate: bool = False) -> Failures:
-    ec2 = client("ec2")
+def stop_ec2(ids: list[str], hibernate: bool = False, scope: Scope = HOME) -> Failures:
+    ec2 = scoped_client("ec2", scope)
 
     def stop(batch: list[str]) -> None:
         if not hibernate:
@@ -184,12 +184,12 @@ def stop_ec2(ids: list[str], hibernate: bool = False) -> Failures:
     return _in_batches(ids, stop)
 
 
-def start_ec2(ids: list[str]) -> Failures:
-    return _in_batches(ids, lambda batch: client("ec2").start_instances(InstanceIds=batch))
+def start_ec2(ids: list[str], scope: Scope = HOME) -> Failures:
+    return _in_batches(ids, lambda batch: scoped_client("ec2", scope).start_instances(InstanceIds=batch))
 
 
-def set_asg(name: str, capacity: dict[str, int]) -> None:
-    client("autoscaling").update_auto_scaling_group(
+def set_asg(name: str, capacity: dict[str, int], scope: Scope = HOME) -> None:
+    scoped_client("autoscaling", scope).update_auto_scaling_group(
         AutoScalingGroupName=name,
         MinSize=capacity["min"],
         MaxSize=capacity["max"],
@@ -197,40 +197,40 @@ def set_asg(name: str, capacity: dict[str, int]) -> None:
     )
 
 
-def set_ecs(service_id: str, capacity: dict[str, int]) -> None:
+def set_ecs(service_id: str, capacity: dict[str, int], scope: Scope = HOME) -> None:
     """The desired count, and first the scalable target's min/max when the service has one (else
     Application Auto Scaling scales a service set below its minimum back out)."""
     cluster, service = service_id.split("/", 1)
     if "min" in capacity:
-        client("application-autoscaling").register_scalable_target(
+        scoped_client("application-autoscaling", scope).register_scalable_target(
             ServiceNamespace="ecs",
             ResourceId=f"service/{service_id}",
             ScalableDimension=ECS_DIMENSION,
             MinCapacity=capacity["min"],
             MaxCapacity=capacity["max"],
         )
-    client("ecs").update_service(cluster=cluster, service=service, desiredCount=capacity["desired"])
+    scoped_client("ecs", scope).update_service(cluster=cluster, service=service, desiredCount=capacity["desired"])
 
 
-def stop_rds(identifier: str) -> None:
-    client("rds").stop_db_instance(DBInstanceIdentifier=identifier)
+def stop_rds(identifier: str, scope: Scope = HOME) -> None:
+    scoped_client("rds", scope).stop_db_instance(DBInstanceIdentifier=identifier)
 
 
-def start_rds(identifier: str) -> None:
-    client("rds").start_db_instance(DBInstanceIdentifier=identifier)
+def start_rds(identifier: str, scope: Scope = HOME) -> None:
+    scoped_client("rds", scope).start_db_instance(DBInstanceIdentifier=identifier)
 
 
-def stop_aurora(identifier: str) -> None:
-    client("rds").stop_db_cluster(DBClusterIdentifier=identifier)
+def stop_aurora(identifier: str, scope: Scope = HOME) -> None:
+    scoped_client("rds", scope).stop_db_cluster(DBClusterIdentifier=identifier)
 
 
-def start_aurora(identifier: str) -> None:
-    client("rds").start_db_cluster(DBClusterIdentifier=identifier)
+def start_aurora(identifier: str, scope: Scope = HOME) -> None:
+    scoped_client("rds", scope).start_db_cluster(DBClusterIdentifier=identifier)
 
 
 def database_available(resource: Resource) -> bool:
     """Is this database up now (a fresh look, after starting it)?"""
-    rds = client("rds")
+    rds = scoped_client("rds", resource.scope)
     if resource.kind == "rds":
         status = rds.describe_db_instances(DBInstanceIdentifier=resource.id)["DBInstances"][0]["DBInstanceStatus"]
     else:
