@@ -68,8 +68,8 @@ def _own_account() -> str:
 def local(scope: Scope) -> Scope:
     """The same scope with this account and this region written as None (as configured by id), and
     without spoke settings where it needs none."""
-    account = None if scope.account in (None, _own_account()) else scope.account
-    region = None if scope.region in (None, client("sts").meta.region_name) else scope.region
+    account = None if scope.account is None or scope.account == _own_account() else scope.account
+    region = None if scope.region is None or scope.region == client("sts").meta.region_name else scope.region
     spokes = scope.spokes if account is not None else Spokes()
     return Scope(account=account, region=region, spokes=spokes)
 

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,7 @@ from harbormaster.slack.bot import API_ENV as SLACK_API_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 SPOKE_TEMPLATE = PROJECT_ROOT / "spoke.yaml"
+ASYNC_ATTEMPTS = 3  # an asynchronous invocation that fails is retried twice (Lambda's default)
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
 DEFAULT_CONFIG = PROJECT_ROOT / "harbormaster.yaml"
 REGION = "ap-northeast-2"
@@ -147,6 +149,8 @@ class LocalEngine:
         self._provisioned_at: datetime  # set by start()
         self.scans = EcrScans()  # scan-on-push: IN_PROGRESS for a while after the push event
         self.pauses = Pauses()  # named points where a test holds a Lambda's AWS call (local/pauses.py)
+        self._queued_invocations: list[tuple[str, Any]] = []  # `InvocationType=Event`, run by settle()
+        self._queued_lock = threading.Lock()
         self.stack: ProvisionedStack
         self.runtime: LambdaRuntime
         self.bus: EventBus
@@ -492,7 +496,7 @@ class LocalEngine:
             # Executions first: if none was running and then no queue held a message, nothing
             # can still produce one (handlers run synchronously inside the pump).
             running = self._running_execution_arns()
-            moved = self.deliver_announced() | self._pump_queues()
+            moved = self.deliver_announced() | self._pump_queues() | self._run_queued_invocations()
             if not moved and not self.runtime.busy():
                 if not running:
                     return
@@ -560,6 +564,17 @@ class LocalEngine:
                 running.extend(item["executionArn"] for item in page["executions"])
         return running
 
+    def _run_queued_invocations(self) -> bool:
+        """Run the asynchronous invocations queued so far; like Lambda, one that fails is tried
+        twice more."""
+        with self._queued_lock:
+            queued, self._queued_invocations = self._queued_invocations, []
+        for function_name, event in queued:
+            for _ in range(ASYNC_ATTEMPTS):
+                if not self.runtime.invoke(function_name, event).error:
+                    break
+        return bool(queued)
+
     def _pump_queues(self) -> bool:
         """One round of every SQS event source mapping, as Lambda's pollers do it: several pollers
         receive batches at once (5 to start with), and up to `ScalingConfig.MaximumConcurrency` of
@@ -623,7 +638,8 @@ class LocalEngine:
 
     # ------------------------------------------------------------------ wiring
     def _route_moto_lambda_invocations(self) -> None:
-        """Step Functions (moto's interpreter) invokes Lambda through moto: run the real handler."""
+        """Step Functions (moto's interpreter) and functions invoke Lambda through moto: run the real
+        handler (an asynchronous invocation later, from settle())."""
         from moto.awslambda_simple.models import LambdaSimpleBackend
 
         engine = self
@@ -632,6 +648,10 @@ class LocalEngine:
             backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: dict[str, str]
         ) -> bytes:
             event = json.loads(body) if body else {}
+            if headers.get("X-Amz-Invocation-Type") == "Event":  # Lambda queues it and answers 202 at once
+                with engine._queued_lock:
+                    engine._queued_invocations.append((function_name, event))
+                return b""
             invocation = engine.runtime.invoke(function_name, event)
             if invocation.error:
                 response_headers["x-amz-function-error"] = "Unhandled"

@@ -60,9 +60,20 @@ class Outcome(Model):
     dry_run: bool = False
 
 
+class Part(Model):
+    """One account and region of a scheduled run that covers several, run by an invocation of its
+    own; the last of the run's `of` parts to finish publishes the run's summaries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str = Field(min_length=1, max_length=200)
+    scope: Scope
+    of: int = Field(ge=1, le=3000)
+
+
 class RunInput(Model):
-    """The reconciler's input: the scheduled run (EventBridge Scheduler fills `scheduled_time`) or a
-    one-shot `{"action": "stop"|"start", "schedule": NAME}`."""
+    """The reconciler's input: the scheduled run (EventBridge Scheduler fills `scheduled_time`), a
+    part of one (`part`), or a one-shot `{"action": "stop"|"start", "schedule": NAME}`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -70,11 +81,14 @@ class RunInput(Model):
     action: Action | None = None
     schedule: str | None = None
     dry_run: bool = False
+    part: Part | None = None
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> RunInput:
         if (self.action is None) != (self.schedule is None):
             raise ValueError("a one-shot run needs both action and schedule")
+        if self.part is not None and (self.action is not None or self.dry_run):
+            raise ValueError("a part belongs to a scheduled run: no action, no dry run")
         return self
 
 

@@ -48,47 +48,57 @@ RDS_MAX_STOPPED = timedelta(days=7)
 
 
 def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[RunReport, dict[str, Resource]]:
-    """The run's report, and the resources found (by id) as discovery saw them."""
+    """The run's report, and the resources found (by id) as discovery saw them. Each schedule is
+    decided per account and region it covers (its idle mark, its database-first start); a part
+    (`request.part`) looks at one account and region only."""
     report = RunReport(at=now, dry_run=request.dry_run)
     if request.schedule is not None and request.schedule not in config.schedules:
         raise UnknownSchedule(f"schedule {request.schedule!r} is not in the configuration")
-    found = _discover(config, report)
-    members: dict[str, list[Resource]] = defaultdict(list)
+    found = _discover(config, report, request.part.scope if request.part else None)
+    members: dict[tuple[str, Scope], list[Resource]] = defaultdict(list)
     for resource in found:
         schedule = config.schedules.get(resource.schedule)
         if schedule is not None and resource.scope not in _scopes_of(schedule, config):
             why = f"schedule {resource.schedule!r} does not name {resource.scope}"
             report.outcomes.append(_outcome(resource, "-", "skipped", why, request))
             continue
-        members[resource.schedule].append(resource)
+        members[(resource.schedule, resource.scope)].append(resource)
     # A dry run or a one-shot action always decides in full; a dry run writes nothing at all.
     marks = IdleMarks() if not request.dry_run else None
     seen = marks.all() if marks else {}
-    for name in sorted(members):
+    for name, scope in sorted(members, key=lambda group: (group[0], str(group[1]))):
+        group = members[(name, scope)]
         if request.schedule is not None and name != request.schedule:
             continue
         schedule = config.schedules.get(name)
         if schedule is None:
-            for resource in members[name]:
+            for resource in group:
                 report.outcomes.append(_outcome(resource, "-", "skipped", f"unknown schedule {name!r}", request))
-            logger.warning("unknown schedule", extra={"schedule": name, "resources": [r.id for r in members[name]]})
+            logger.warning("unknown schedule", extra={"schedule": name, "resources": [r.id for r in group]})
             continue
         desired, why = _desired(name, schedule, request, now)
-        digest = fingerprint(desired, schedule.enforced, (_observed(r) for r in members[name]))
-        mark = seen.get(name)
+        digest = fingerprint(desired, schedule.enforced, (_observed(r) for r in group))
+        mark_key = scope.qualify(name)  # the hub's own: the schedule's name, as it always was
+        mark = seen.get(mark_key)
         if request.action is None and mark is not None and mark.fingerprint == digest:
             # As at the last run, which changed nothing: it would decide the same.
-            report.outcomes += [_outcome(r, desired, "none", _why_not(r, desired), request) for r in members[name]]
+            report.outcomes += [_outcome(r, desired, "none", _why_not(r, desired), request) for r in group]
             continue
-        outcomes, wrote = _schedule_run(name, schedule, members[name], request, now, desired, why)
+        outcomes, wrote = _schedule_run(name, schedule, group, request, now, desired, why)
         report.outcomes += outcomes
         if marks is None:
             continue
         if request.action is None and all(o.action == "none" for o in outcomes):
-            marks.keep(name, digest, mark, now)  # refused if another run changed the records meanwhile
+            marks.keep(mark_key, digest, mark, now)  # refused if another run changed the records meanwhile
         elif wrote or mark is not None:
-            marks.invalidate(name)
+            marks.invalidate(mark_key)
     return report, {resource.where: resource for resource in found}
+
+
+def configured_scopes(config: HarbormasterConfig) -> list[Scope]:
+    """Every account and region some schedule covers (the hub's own always), in a stable order."""
+    scopes = {HOME} | {scope for schedule in config.schedules.values() for scope in _scopes_of(schedule, config)}
+    return sorted(scopes, key=str)
 
 
 def _scopes_of(schedule: Schedule, config: HarbormasterConfig) -> set[Scope]:
@@ -100,13 +110,12 @@ def _scopes_of(schedule: Schedule, config: HarbormasterConfig) -> set[Scope]:
     }
 
 
-def _discover(config: HarbormasterConfig, report: RunReport) -> list[Resource]:
-    """The tagged resources of every account and region a schedule names. One that cannot be reached
-    (no spoke role, a wrong external id, a region not enabled) is reported as failed and the others
-    go on; its resources are left as they are."""
-    scopes = {HOME} | {scope for schedule in config.schedules.values() for scope in _scopes_of(schedule, config)}
+def _discover(config: HarbormasterConfig, report: RunReport, only: Scope | None) -> list[Resource]:
+    """The tagged resources of every account and region a schedule names (or of `only`). One that
+    cannot be reached (no spoke role, a wrong external id, a region not enabled) is reported as
+    failed and the others go on; its resources are left as they are."""
     found: list[Resource] = []
-    for scope in sorted(scopes, key=str):
+    for scope in [only] if only is not None else configured_scopes(config):
         try:
             resources_here, skipped = resources.discover(scope)
         except (ClientError, BotoCoreError) as exc:

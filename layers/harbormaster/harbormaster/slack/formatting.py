@@ -178,7 +178,11 @@ def schedule_summary(event: HarbormasterEvent) -> SlackMessage:
     details = event.details
     title = f"{_TITLES.get(event.type, event.type)} — {details.get('schedule', '?')}"
     resources: dict[str, list[str]] = details.get("resources") or {}
-    facts = [(_KINDS.get(kind, kind), ", ".join(f"`{escape(i)}`" for i in ids)) for kind, ids in resources.items()]
+    counts: dict[str, int] = details.get("counts") or {kind: len(ids) for kind, ids in resources.items()}
+    facts = [
+        (_KINDS.get(kind, kind), _listed(counts.get(kind, 0), len(ids)) + ", ".join(f"`{escape(i)}`" for i in ids))
+        for kind, ids in resources.items()
+    ]
     if "estimated_instance_hours_saved" in details:
         facts.append(("Instance-hours saved (est.)", f"{details['estimated_instance_hours_saved']:g}"))
     if details.get("next_start"):
@@ -189,9 +193,15 @@ def schedule_summary(event: HarbormasterEvent) -> SlackMessage:
     failures = details.get("failures") or []
     if failures:
         lines = "\n".join(f"• `{escape(f['id'])}` ({escape(f['kind'])}): {escape(f['reason'])}" for f in failures)
-        blocks.append(section(f"*Failed*\n{lines}"))
-    count = sum(len(ids) for ids in resources.values())
+        listed = _listed(int(details.get("failed") or len(failures)), len(failures))
+        blocks.append(section(f"*Failed*\n{listed}{lines}"))
+    count = sum(counts.values())
     return SlackMessage.build(f"{title}: {count} resource(s)", event.severity, blocks)
+
+
+def _listed(total: int, shown: int) -> str:
+    """First, so a cut at Slack's limits never hides it: `250 (100 listed): `."""
+    return f"{total} ({shown} listed): " if total > shown else ""
 
 
 def generic(subject: str | None, message: str, payload: Any) -> SlackMessage:

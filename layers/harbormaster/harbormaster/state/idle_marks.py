@@ -1,6 +1,7 @@
 """What makes a scheduler run with nothing to do cost O(1) calls per schedule, not O(resources).
 
-SCHEDULER / IDLE#<schedule>   fingerprint, epoch, at
+SCHEDULER / IDLE#<schedule>   fingerprint, epoch, at   (`IDLE#<account>/<region>/<schedule>` for the
+                              part of a schedule in another account or region)
 
 After a run in which a schedule changed nothing (every resource already as desired, left by
 hand, or changing state), the run keeps a fingerprint of what it decided from: the desired state,
