@@ -58,6 +58,7 @@ def main() -> None:
         {key: value for key, value in scheduler.measure(size).items() if not key.endswith("_calls")}
         for size in scheduler.SIZES
     ]
+    results["scheduler_organization"] = scheduler.measure_organization()
     figures.RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     figures.write_readme(results)
     print(figures.render(results))

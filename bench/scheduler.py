@@ -8,6 +8,12 @@ counted: it records what it finds), an idle run (nothing to do), then the stop t
 20:30. Calls are counted client side with a botocore hook, so retries count; the summary event
 each schedule publishes (one SNS call) is not part of `run()` and not counted for either.
 
+The organization row: ORG_TOTAL instances over ORG_ACCOUNTS accounts (the hub and spokes reached
+through spoke.yaml's role, with the engine's STS trust rule) x ORG_REGIONS regions, one schedule.
+A scheduled run fans out one part per account and region (schedule/parts.py); each part is run
+here as its Lambda would run it, and timed: the stop transition completes when every part has,
+and no part may need more than a minute of work.
+
 Run: make bench-scheduler   (or: .venv/bin/python bench/scheduler.py [N ...])
 """
 
@@ -26,13 +32,18 @@ import boto3
 from measure import api_calls
 from moto import mock_aws
 
+from harbormaster.accounts import forget_sessions
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, parse_config
-from harbormaster.local import ec2_rules
+from harbormaster.local import ec2_rules, organization, sts_rules
 from harbormaster.schedule import RunInput, run
+from harbormaster.schedule.models import Part
+from harbormaster.schedule.reconcile import configured_scopes
 from harbormaster.schedule.resources import discover
 
 SIZES = [500, 2000, 5000]
+ORG_TOTAL, ORG_ACCOUNTS, ORG_REGIONS = 10_000, 4, ["ap-northeast-2", "us-east-1"]
+HUB, EXTERNAL_ID = "123456789012", "bench-external-id"
 DATABASES, CLUSTERS = 5, 2
 KST = ZoneInfo("Asia/Seoul")
 DAY = datetime(2026, 11, 30, 10, 0, tzinfo=KST)  # a monday: office-hours says running
@@ -64,6 +75,62 @@ def measure(size: int) -> dict[str, Any]:
                 if name == "harbormaster":
                     figures[f"{name}_{case}_calls"] = dict(sorted(calls.items()))
     return figures
+
+
+def measure_organization(total: int = ORG_TOTAL) -> dict[str, Any]:
+    """The stop transition of `total` instances spread over ORG_ACCOUNTS x ORG_REGIONS, part by part."""
+    spokes = [f"{n:012d}" for n in range(111111111111, 111111111111 * ORG_ACCOUNTS, 111111111111)]
+    accounts = [HUB, *spokes]
+    config = parse_config(
+        CONFIG
+        + f"    accounts: [{', '.join(repr(a) for a in accounts)}]\n    regions: [{', '.join(ORG_REGIONS)}]\n"
+        + f"spokes: {{external_id: {EXTERNAL_ID}}}\n"
+    )
+    each = total // (len(accounts) * len(ORG_REGIONS))
+    with _world(0), sts_rules.installed():
+        forget_sessions()
+        for account in spokes:
+            organization.deploy_spoke(HUB, account, ORG_REGIONS[0], EXTERNAL_ID)
+        tags = [{"ResourceType": "instance", "Tags": [{"Key": TAG, "Value": "office-hours"}]}]
+        for account in accounts:
+            for region in ORG_REGIONS:
+                organization.session_in(account, region).client("ec2").run_instances(
+                    ImageId="ami-12c6146b",
+                    MinCount=each,
+                    MaxCount=each,
+                    InstanceType="t4g.small",
+                    TagSpecifications=tags,
+                )
+        scopes = configured_scopes(config)
+        parts: list[dict[str, Any]] = []
+        for moment, counted in ((DAY, False), (EVENING, True)):
+            for scope in scopes:
+                part = Part(run_id=moment.isoformat(), scope=scope, of=len(scopes))
+                with api_calls() as calls:
+                    started = time.perf_counter()
+                    report, _ = run(config, RunInput(scheduled_time=moment, part=part), moment)
+                    seconds = time.perf_counter() - started
+                assert not report.failures(), report.failures()
+                if counted:
+                    parts.append(
+                        {
+                            "scope": str(scope),
+                            "stopped": len(report.changed()),
+                            "calls": sum(calls.values()),
+                            "s": seconds,
+                        }
+                    )
+        forget_sessions()
+    return {
+        "total": each * len(accounts) * len(ORG_REGIONS) + DATABASES + CLUSTERS,  # the databases: the hub's
+        "accounts": len(accounts),
+        "regions": len(ORG_REGIONS),
+        "parts": len(parts),
+        "stopped": sum(p["stopped"] for p in parts),
+        "calls": sum(p["calls"] for p in parts),
+        "slowest_part_s": round(max(p["s"] for p in parts), 2),
+        "slowest_part": max(parts, key=lambda p: p["s"])["scope"],
+    }
 
 
 def _harbormaster(config: HarbormasterConfig) -> Callable[[datetime], None]:
@@ -156,6 +223,13 @@ def main() -> None:
         )
         print(f"  harbormaster idle: {f['harbormaster_idle_calls']}")
         print(f"  harbormaster stop: {f['harbormaster_stop_calls']}")
+    if not sys.argv[1:]:
+        o = measure_organization()
+        print(
+            f"organization: {o['stopped']:,} of {o['total']:,} instances stopped over {o['accounts']} accounts x "
+            f"{o['regions']} regions in {o['parts']} parts, {o['calls']:,} calls; slowest part "
+            f"{o['slowest_part_s']} s ({o['slowest_part']})"
+        )
 
 
 if __name__ == "__main__":

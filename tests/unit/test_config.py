@@ -81,6 +81,22 @@ def test_the_example_configuration_is_valid(root: Path) -> None:
             "conf.yaml:3: schedules.office.periods.0.begintime: '25:00' is not a time of day",
         ),
         (
+            "schedules:\n  office:\n    accounts: [111111111111]\n",
+            "conf.yaml:3: schedules.office.accounts.0: write the account id in quotes ('111111111111')",
+        ),
+        (
+            "schedules:\n  office:\n    accounts: ['1111']\n",
+            "conf.yaml:3: schedules.office.accounts.0: String should match pattern",
+        ),
+        (
+            "schedules:\n  office:\n    regions: [Seoul]\n",
+            "conf.yaml:3: schedules.office.regions.0: String should match pattern",
+        ),
+        (
+            "spokes: {external_id: 'has space'}\n",
+            "conf.yaml:1: spokes.external_id: String should match pattern",
+        ),
+        (
             "slack:\n  routes: {a: {webhook_secret: s}}\n  default_route: b\n",
             "conf.yaml:1: slack: default_route 'b' is not one of the routes",
         ),

@@ -34,7 +34,16 @@ from harbormaster.approval.slack_click import RESPONSE_HOST_ENV
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, load_config
 from harbormaster.config.models import EcsTarget
-from harbormaster.local import cloudwatch_rules, ec2_rules, sfn_rules, ssm_rules, sts_rules, topic_keys, virtual_time
+from harbormaster.local import (
+    cloudwatch_rules,
+    ec2_rules,
+    organization,
+    sfn_rules,
+    ssm_rules,
+    sts_rules,
+    topic_keys,
+    virtual_time,
+)
 from harbormaster.local.clock import ScheduleSpec, VirtualClock, firings
 from harbormaster.local.ecr_scans import EcrScans
 from harbormaster.local.eventbus import BusReport, EventBus, normalise
@@ -47,7 +56,6 @@ from harbormaster.local.timers import Timers
 from harbormaster.slack.bot import API_ENV as SLACK_API_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
-SPOKE_TEMPLATE = PROJECT_ROOT / "spoke.yaml"
 ASYNC_ATTEMPTS = 3  # an asynchronous invocation that fails is retried twice (Lambda's default)
 DEFAULT_TEMPLATE = PROJECT_ROOT / "template.yaml"
 DEFAULT_CONFIG = PROJECT_ROOT / "harbormaster.yaml"
@@ -389,39 +397,11 @@ class LocalEngine:
         """A session in another account of the engine's world, as its administrators hold one (to
         set that account up: its instances, its spoke stack). Harbormaster itself reaches it only
         through the spoke role."""
-        session = boto3.session.Session(region_name=REGION)
-
-        def in_account(request: Any, **_: Any) -> None:
-            request.headers["x-moto-account-id"] = account
-
-        session.events.register("before-sign.*.*", in_account)
-        return session
+        return organization.session_in(account, REGION)
 
     def deploy_spoke(self, account: str, external_id: str, organization_id: str | None = None) -> str:
-        """spoke.yaml in `account`, a member of the hub's organization (created on first use), as the
-        StackSet deploys it; `organization_id` sets another organization in its trust policy. The
-        spoke role's ARN."""
-        organizations = boto3.client("organizations", region_name=REGION)
-        try:
-            org_id = organizations.describe_organization()["Organization"]["Id"]
-        except organizations.exceptions.AWSOrganizationsNotInUseException:
-            org_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
-        from moto.organizations.models import organizations_backends
-
-        organizations_backends.master_accounts[account] = (ACCOUNT, "aws")  # a member, as if invited
-        cloudformation = self.account(account).client("cloudformation")
-        cloudformation.create_stack(
-            StackName="harbormaster-spoke",
-            TemplateBody=SPOKE_TEMPLATE.read_text(),
-            Parameters=[
-                {"ParameterKey": "HubAccountId", "ParameterValue": ACCOUNT},
-                {"ParameterKey": "OrganizationId", "ParameterValue": organization_id or org_id},
-                {"ParameterKey": "ExternalId", "ParameterValue": external_id},
-            ],
-            Capabilities=["CAPABILITY_NAMED_IAM"],
-        )
-        outputs = cloudformation.describe_stacks(StackName="harbormaster-spoke")["Stacks"][0]["Outputs"]
-        return str(next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SpokeRoleArn"))
+        """spoke.yaml in `account` (see local/organization.py); the spoke role's ARN."""
+        return organization.deploy_spoke(ACCOUNT, account, REGION, external_id, organization_id)
 
     def invoke(self, function: str, event: Any) -> Invocation:
         """Invoke one function directly (like `sam local invoke`); nothing else is followed."""
