@@ -169,3 +169,18 @@ def test_a_spoke_that_trusts_another_organization_refuses_the_hub(tmp_path: Path
         assert started.states() == {"stopped"}
     finally:
         started.engine.stop()
+
+
+def test_doctor_names_the_account_whose_spoke_role_cannot_be_assumed(org: Organization) -> None:
+    from harbormaster.config import load_config
+    from harbormaster.doctor.checks import diagnose
+    from harbormaster.doctor.findings import Status
+
+    findings = [f for f in diagnose(load_config(str(org.engine.config_path))) if f.check == "spoke role"]
+    assert {f.scope: f.status for f in findings} == {
+        "account 111111111111": Status.OK,
+        "account 222222222222": Status.OK,
+        "account 333333333333": Status.PROBLEM,
+    }
+    [problem] = [f for f in findings if f.status is Status.PROBLEM]
+    assert "AccessDenied" in problem.detail and problem.fix and "spoke.yaml" in problem.fix

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from harbormaster.accounts import scoped_client
 from harbormaster.clients import client
 from harbormaster.config import Environment, HarbormasterConfig
 from harbormaster.config.models import Ec2Target, EcsTarget
@@ -16,6 +17,7 @@ from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instances, target_group_arn
 from harbormaster.doctor import probe
 from harbormaster.doctor.findings import Finding, Status
+from harbormaster.schedule.reconcile import configured_scopes
 
 _SSM_AGENT_FIX = (
     "install and start the SSM agent, and give the instance profile the managed policy AmazonSSMManagedInstanceCore"
@@ -41,7 +43,7 @@ def diagnose(
     """Every check for one environment (or all), plus the stack's and Slack's."""
     if environment is not None and environment not in config.environments:
         raise KeyError(f"environment {environment!r} is not in the configuration")
-    findings = [_stack(stack_outputs), *_slack(config)]
+    findings = [_stack(stack_outputs), *_slack(config), *_spokes(config)]
     fence_table = (stack_outputs or {}).get("TableName")
     for name in [environment] if environment else sorted(config.environments):
         findings.extend(_environment(name, config.environments[name], probe_instances, fence_table))
@@ -91,6 +93,37 @@ def _slack(config: HarbormasterConfig) -> list[Finding]:
                 status=Status.PROBLEM,
                 detail=f"{', '.join(gated)} need approval, but slack.signing_secret is not set: buttons are refused",
                 fix="set slack.signing_secret to the Secrets Manager name of the Slack app's signing secret",
+            )
+        )
+    return findings
+
+
+def _spokes(config: HarbormasterConfig) -> list[Finding]:
+    """Each other account a schedule names: can the hub assume its spoke role?"""
+    findings = []
+    for scope in configured_scopes(config):
+        if scope.account is None or scope.region is not None:  # one look per account: roles are global
+            continue
+        try:
+            scoped_client("sts", scope).get_caller_identity()
+        except ClientError as exc:
+            findings.append(
+                Finding(
+                    scope=f"account {scope.account}",
+                    check="spoke role",
+                    status=Status.PROBLEM,
+                    detail=f"cannot assume {scope.spokes.role_name}: {exc.response['Error']['Code']}",
+                    fix="deploy spoke.yaml there (a StackSet over its OU) with this hub's account id, your "
+                    "organization id and spokes.external_id",
+                )
+            )
+            continue
+        findings.append(
+            Finding(
+                scope=f"account {scope.account}",
+                check="spoke role",
+                status=Status.OK,
+                detail=f"{scope.spokes.role_name} assumed",
             )
         )
     return findings
