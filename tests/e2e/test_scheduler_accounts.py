@@ -15,6 +15,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from harbormaster.config import load_config
+from harbormaster.doctor.checks import diagnose
+from harbormaster.doctor.findings import Status
 from harbormaster.local import LocalEngine
 from harbormaster.local.engine import ACCOUNT
 
@@ -73,7 +76,7 @@ def start(tmp_path: Path, extra_account: str = "333333333333") -> Organization:
         config=path,
         slack_messages_per_second=1000,
         start_time=datetime(2026, 11, 27, 18, 30, tzinfo=KST),  # a friday evening
-        parameters={"ScheduleRate": "rate(1 hour)"},
+        parameters={"ScheduleRate": "rate(12 hours)"},  # runs at 06:30 and 18:30: few runs over a weekend
     )
     engine.start()
     for spoke in SPOKES:
@@ -106,8 +109,9 @@ def _outcomes(report: Any) -> list[dict[str, Any]]:
 
 
 def test_one_schedule_stops_and_starts_a_hub_and_two_spokes_in_two_regions(org: Organization) -> None:
+    elsewhere = _launch(org.engine, ACCOUNT, "us-east-1", schedule="seoul-only")  # its schedule names no region
     assert org.states() == {"running"}
-    stopped = org.until(datetime(2026, 11, 27, 20, 31, tzinfo=KST))
+    stopped = org.until(datetime(2026, 11, 28, 6, 31, tzinfo=KST))  # the first run after 20:00
     assert org.states() == {"stopped"}
     stops = [o for o in _outcomes(stopped) if o["action"] == "stop"]
     # Reports name a resource outside the hub's own account and region `account/region/id` (`-`: the hub's).
@@ -118,28 +122,25 @@ def test_one_schedule_stops_and_starts_a_hub_and_two_spokes_in_two_regions(org: 
         for (account, region), iid in org.instances.items()
     ]
     assert sorted(o["id"] for o in stops) == sorted(expected)
+    [summary] = [r.body["text"] for r in org.engine.slack.delivered() if "Schedule stopped" in r.body["text"]]
+    assert summary.endswith("office-hours: 6 resource(s)"), "one summary for the schedule, whatever the parts"
     # The account without a spoke stack cannot be reached: said, and the others went on.
     unreachable = [o for o in _outcomes(stopped) if o["kind"] == "scope"]
     assert sorted(o["id"] for o in unreachable) == ["333333333333/-", "333333333333/us-east-1"]
     assert all(o["action"] == "failed" and "AccessDenied" in o["reason"] for o in unreachable)
-    [summary] = [r.body["text"] for r in org.engine.slack.delivered() if "Schedule stopped" in r.body["text"]]
-    assert summary.endswith("office-hours: 6 resource(s)"), "one summary for the schedule, whatever the accounts"
-    org.until(datetime(2026, 11, 30, 8, 31, tzinfo=KST))  # monday morning
+    # A resource in a region its schedule does not name is reported and left alone.
+    [skipped] = [o for o in _outcomes(stopped) if o["id"].endswith(elsewhere)]
+    assert skipped["action"] == "skipped" and "does not name" in skipped["reason"]
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    state = ec2.describe_instances(InstanceIds=[elsewhere])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state == "running"
+    org.until(datetime(2026, 11, 30, 18, 31, tzinfo=KST))  # the first run after monday 08:00
     assert org.states() == {"running"}
 
 
-def test_a_resource_in_a_region_its_schedule_does_not_name_is_left_alone(org: Organization) -> None:
-    elsewhere = _launch(org.engine, ACCOUNT, "us-east-1", schedule="seoul-only")
-    report = org.until(datetime(2026, 11, 27, 20, 31, tzinfo=KST))
-    [skipped] = [o for o in _outcomes(report) if o["id"].endswith(elsewhere)]
-    assert skipped["action"] == "skipped" and "does not name" in skipped["reason"]
-    ec2 = boto3.client("ec2", region_name="us-east-1")
-    assert ec2.describe_instances(InstanceIds=[elsewhere])["Reservations"][0]["Instances"][0]["State"]["Name"] == (
-        "running"
-    )
-
-
-def test_sts_grants_the_spoke_role_to_the_hub_with_the_external_id_only(org: Organization) -> None:
+def test_sts_grants_the_spoke_role_to_the_hub_with_the_external_id_only_and_doctor_says_so(
+    org: Organization,
+) -> None:
     """What AWS checks and moto did not: the role exists, the caller is the trusted account of the
     organization, and the external id matches."""
     sts = boto3.client("sts")
@@ -157,25 +158,6 @@ def test_sts_grants_the_spoke_role_to_the_hub_with_the_external_id_only(org: Org
     with pytest.raises(ClientError, match="AccessDenied"):
         outsider.assume_role(RoleArn=role, RoleSessionName="test", ExternalId=EXTERNAL_ID)
 
-
-def test_a_spoke_that_trusts_another_organization_refuses_the_hub(tmp_path: Path) -> None:
-    started = start(tmp_path, extra_account="555555555555")
-    try:
-        started.engine.deploy_spoke("555555555555", external_id=EXTERNAL_ID, organization_id="o-a1b2c3d4e5")
-        report = started.until(datetime(2026, 11, 27, 20, 31, tzinfo=KST))
-        unreachable = [o for o in _outcomes(report) if o["kind"] == "scope"]
-        assert sorted(o["id"] for o in unreachable) == ["555555555555/-", "555555555555/us-east-1"]
-        assert all("AccessDenied" in o["reason"] for o in unreachable)
-        assert started.states() == {"stopped"}
-    finally:
-        started.engine.stop()
-
-
-def test_doctor_names_the_account_whose_spoke_role_cannot_be_assumed(org: Organization) -> None:
-    from harbormaster.config import load_config
-    from harbormaster.doctor.checks import diagnose
-    from harbormaster.doctor.findings import Status
-
     findings = [f for f in diagnose(load_config(str(org.engine.config_path))) if f.check == "spoke role"]
     assert {f.scope: f.status for f in findings} == {
         "account 111111111111": Status.OK,
@@ -184,3 +166,16 @@ def test_doctor_names_the_account_whose_spoke_role_cannot_be_assumed(org: Organi
     }
     [problem] = [f for f in findings if f.status is Status.PROBLEM]
     assert "AccessDenied" in problem.detail and problem.fix and "spoke.yaml" in problem.fix
+
+
+def test_a_spoke_that_trusts_another_organization_refuses_the_hub(tmp_path: Path) -> None:
+    started = start(tmp_path, extra_account="555555555555")
+    try:
+        started.engine.deploy_spoke("555555555555", external_id=EXTERNAL_ID, organization_id="o-a1b2c3d4e5")
+        report = started.until(datetime(2026, 11, 28, 6, 31, tzinfo=KST))
+        unreachable = [o for o in _outcomes(report) if o["kind"] == "scope"]
+        assert sorted(o["id"] for o in unreachable) == ["555555555555/-", "555555555555/us-east-1"]
+        assert all("AccessDenied" in o["reason"] for o in unreachable)
+        assert started.states() == {"stopped"}
+    finally:
+        started.engine.stop()
