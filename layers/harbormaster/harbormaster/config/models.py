@@ -405,6 +405,13 @@ class Spokes(_Model):
     external_id: str = Field(default="harbormaster", pattern=r"^[\w+=,.@:/-]+$", min_length=2, max_length=1224)
 
 
+class ChangeCalendar(_Model):
+    """A calendar kept in AWS Systems Manager Change Calendar: while it is CLOSED (an event of a
+    DEFAULT_OPEN calendar), the schedules that name it are stopped, as on a holiday."""
+
+    change_calendar: str = Field(pattern=r"^(arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:document/)?[A-Za-z0-9_.-]{3,128}$")
+
+
 class Schedule(_Model):
     """Instance Scheduler-compatible; see harbormaster.schedule.evaluate for the rules.
 
@@ -415,6 +422,8 @@ class Schedule(_Model):
     periods: list[Period] = Field(default_factory=list)
     holidays: list[date] = Field(default_factory=list)
     calendars: list[str] = Field(default_factory=list)
+    # Filled from the Change Calendars among `calendars` (see HarbormasterConfig.calendars).
+    change_calendars: list[str] = Field(default_factory=list)
     enforced: bool = False
     override_status: Literal["running", "stopped"] | None = None
     description: str | None = None
@@ -520,8 +529,11 @@ class Slack(_Model):
 class HarbormasterConfig(_Model):
     environments: dict[str, Environment] = Field(default_factory=dict)
     schedules: dict[str, Schedule] = Field(default_factory=dict)
-    # Holidays shared by several schedules (a country's public holidays, a company's closures).
-    calendars: dict[str, Annotated[list[date], BeforeValidator(holiday_dates)]] = Field(default_factory=dict)
+    # Holidays shared by several schedules (a country's public holidays, a company's closures): a
+    # list of dates, or an SSM Change Calendar read at each run (`{change_calendar: NAME or ARN}`).
+    calendars: dict[str, Annotated[list[date], BeforeValidator(holiday_dates)] | ChangeCalendar] = Field(
+        default_factory=dict
+    )
     slack: Slack = Slack()
     spokes: Spokes = Spokes()
 
@@ -534,8 +546,12 @@ class HarbormasterConfig(_Model):
             if unknown:
                 known = ", ".join(sorted(self.calendars)) or "none defined"
                 raise ValueError(f"schedules.{name}.calendars: unknown calendar(s) {unknown} (known: {known})")
-            shared = {day for c in schedule.calendars for day in self.calendars[c]}
-            merged[name] = schedule.model_copy(update={"holidays": sorted(set(schedule.holidays) | shared)})
+            named = [self.calendars[c] for c in schedule.calendars]
+            shared = {day for days in named if isinstance(days, list) for day in days}
+            ssm = [c.change_calendar for c in named if isinstance(c, ChangeCalendar)]
+            merged[name] = schedule.model_copy(
+                update={"holidays": sorted(set(schedule.holidays) | shared), "change_calendars": ssm}
+            )
         object.__setattr__(self, "schedules", merged)  # frozen: the merged copies replace the parsed ones
         return self
 

@@ -21,6 +21,8 @@ from unittest import mock
 import yaml
 from moto.core.exceptions import JsonRESTError
 
+from harbormaster.local import change_calendars
+
 SEND_COMMAND_INSTANCE_LIMIT = 50
 PARAMETER_TYPES = {"String", "StringList", "Boolean", "Integer", "MapList", "StringMap"}
 _REFERENCE = re.compile(r"\{\{\s*([A-Za-z0-9_.:-]+)\s*\}\}")
@@ -152,15 +154,20 @@ def check_send_command(
 
 
 def patches() -> list[Any]:
-    """CreateDocument refuses what SSM refuses."""
+    """CreateDocument refuses what SSM refuses; Change Calendars (local/change_calendars.py)."""
     from moto.ssm.exceptions import InvalidDocumentContent
     from moto.ssm.models import SimpleSystemManagerBackend
 
     original = SimpleSystemManagerBackend.create_document
 
     def create_document(backend: Any, content: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("document_type") == "ChangeCalendar":
+            return change_calendars.create(original, backend, content, args, kwargs)
         if problems := document_problems(content):
             raise InvalidDocumentContent("; ".join(problems))
         return original(backend, content, *args, **kwargs)
 
-    return [mock.patch.object(SimpleSystemManagerBackend, "create_document", create_document)]
+    return [
+        mock.patch.object(SimpleSystemManagerBackend, "create_document", create_document),
+        *change_calendars.patches(),
+    ]

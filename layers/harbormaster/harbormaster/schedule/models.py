@@ -47,8 +47,8 @@ class Resource(Model):
 
 
 class Outcome(Model):
-    """One resource in one run: what was decided and done (`scope`: an account or region that
-    could not be reached)."""
+    """One resource in one run: what was decided and done (`scope`: an account, a region or a
+    change calendar that could not be read)."""
 
     kind: Kind | Literal["scope"]
     id: str

@@ -66,6 +66,7 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
     # A dry run or a one-shot action always decides in full; a dry run writes nothing at all.
     marks = IdleMarks() if not request.dry_run else None
     seen = marks.all() if marks else {}
+    closed = _ChangeCalendars(now, report)
     for name, scope in sorted(members, key=lambda group: (group[0], str(group[1]))):
         group = members[(name, scope)]
         if request.schedule is not None and name != request.schedule:
@@ -76,7 +77,7 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
                 report.outcomes.append(_outcome(resource, "-", "skipped", f"unknown schedule {name!r}", request))
             logger.warning("unknown schedule", extra={"schedule": name, "resources": [r.id for r in group]})
             continue
-        desired, why = _desired(name, schedule, request, now)
+        desired, why = _desired(name, schedule, request, now, closed)
         digest = fingerprint(desired, schedule.enforced, (_observed(r) for r in group))
         mark_key = scope.qualify(name)  # the hub's own: the schedule's name, as it always was
         mark = seen.get(mark_key)
@@ -146,15 +147,59 @@ def _observed(resource: Resource) -> dict[str, Any]:
     }
 
 
-def _desired(name: str, schedule: Schedule, request: RunInput, now: datetime) -> tuple[str, str]:
-    """The schedule's desired state now, and why: a one-shot action, an override, or its periods."""
+def _desired(
+    name: str, schedule: Schedule, request: RunInput, now: datetime, closed: _ChangeCalendars
+) -> tuple[str, str]:
+    """The schedule's desired state now, and why: a one-shot action, an override, a closed Change
+    Calendar (as a holiday, unless `override_status` says otherwise), or its periods."""
     if request.action is not None:
         return ("stopped" if request.action == "stop" else "running"), f"one-shot {request.action}"
     if kept := Overrides().active(name, now):
         until = kept.until.astimezone(ZoneInfo(schedule.timezone))
         return kept.state, f"kept {'on' if kept.state == 'running' else 'off'} by {kept.by} until {until:%a %H:%M %Z}"
+    if schedule.change_calendars and schedule.override_status is None:
+        state = closed.state(schedule.change_calendars)
+        if state is not None:
+            return state
     decision = evaluate(schedule, now)
     return decision.state, decision.reason
+
+
+class _ChangeCalendars:
+    """The run's reads of SSM Change Calendars: one GetCalendarState per set of calendars. A
+    calendar that cannot be read leaves its schedules as they are (`any`) and is reported."""
+
+    def __init__(self, now: datetime, report: RunReport) -> None:
+        self.now, self.report = now, report
+        self.seen: dict[tuple[str, ...], tuple[str, str] | None] = {}
+
+    def state(self, names: list[str]) -> tuple[str, str] | None:
+        """(desired, why) while a calendar is CLOSED or unreadable; None while all are OPEN."""
+        key = tuple(names)
+        if key not in self.seen:
+            self.seen[key] = self._read(names)
+        return self.seen[key]
+
+    def _read(self, names: list[str]) -> tuple[str, str] | None:
+        try:
+            until = resources.calendar_closed(names, self.now)
+        except (ClientError, BotoCoreError) as exc:
+            logger.exception("cannot read a change calendar", extra={"calendars": names})
+            why = f"change calendar {', '.join(names)} cannot be read: {exc}"
+            self.report.outcomes.append(
+                Outcome(
+                    kind="scope",
+                    id=f"calendar:{','.join(names)}",
+                    schedule="-",
+                    desired="-",
+                    action="failed",
+                    reason=why,
+                )
+            )
+            return "any", f"{why}; left as it is"
+        if until is None:
+            return None
+        return "stopped", f"change calendar {', '.join(names)} is CLOSED until {until}"
 
 
 def _schedule_run(

@@ -15,6 +15,7 @@ one failing resource never stops the others.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -226,6 +227,15 @@ def stop_aurora(identifier: str, scope: Scope = HOME) -> None:
 
 def start_aurora(identifier: str, scope: Scope = HOME) -> None:
     scoped_client("rds", scope).start_db_cluster(DBClusterIdentifier=identifier)
+
+
+def calendar_closed(names: list[str], at: datetime) -> str | None:
+    """When the SSM Change Calendars `names` (in this account) are CLOSED at `at`: until when
+    (or "further notice"); None while they are OPEN. One GetCalendarState for all of them."""
+    answer = scoped_client("ssm", HOME).get_calendar_state(CalendarNames=names, AtTime=at.isoformat())
+    if answer["State"] == "OPEN":
+        return None
+    return str(answer.get("NextTransitionTime") or "further notice")
 
 
 def database_available(resource: Resource) -> bool:
