@@ -81,6 +81,8 @@ class _SpokeSession:
         self.session, self.expires, self.clients = session, expires, dict[tuple[str, str | None], Any]()
 
     def fresh(self) -> bool:
+        # The wall clock, not harbormaster.clock: STS stamps expiry in real time, even under the
+        # local engine's virtual clock.
         return self.expires - REFRESH_BEFORE > datetime.now(UTC)
 
     def client(self, service: str, region: str | None) -> Any:
