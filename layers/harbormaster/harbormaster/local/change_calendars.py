@@ -68,7 +68,11 @@ def _moment(value: datetime | date) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-_calendars: dict[tuple[str, str, str], Calendar] = {}  # (account, region, name) → its calendar
+def _kept(backend: Any) -> dict[str, Calendar]:
+    """The calendars of one account and region, by name: kept on moto's backend, so they go when
+    moto resets its world (a new engine), as the documents do."""
+    calendars: dict[str, Calendar] = backend.__dict__.setdefault("harbormaster_change_calendars", {})
+    return calendars
 
 
 def create(original: Any, backend: Any, content: Any, args: Any, kwargs: dict[str, Any]) -> Any:
@@ -80,7 +84,7 @@ def create(original: Any, backend: Any, content: Any, args: Any, kwargs: dict[st
     documents = original(backend, placeholder, *args, **{**kwargs, "document_format": "JSON"})
     stored = documents.get_default_version()
     stored.content, stored.document_format = content, "TEXT"  # as it was given
-    _calendars[(backend.account_id, backend.region_name, stored.name)] = calendar
+    _kept(backend)[stored.name] = calendar
     return documents
 
 
@@ -107,7 +111,7 @@ def patches() -> list[Any]:
 
 def _calendar(backend: Any, name: str) -> Calendar:
     short = name.rsplit("/", 1)[-1] if name.startswith("arn:") else name
-    calendar = _calendars.get((backend.account_id, backend.region_name, short))
+    calendar = _kept(backend).get(short)
     if calendar is not None:
         return calendar
     if short in backend._documents:
