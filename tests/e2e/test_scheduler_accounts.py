@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from harbormaster.cli.schedule import status_rows
 from harbormaster.config import load_config
 from harbormaster.doctor.checks import diagnose
 from harbormaster.doctor.findings import Status
@@ -92,8 +93,12 @@ def org(tmp_path: Path) -> Iterator[Organization]:
     started.engine.stop()
 
 
-def _or_dash(value: str, home: str) -> str:
-    return "-" if value == home else value
+def _named(account: str, region: str, instance: str) -> str:
+    """How reports name a resource: `account/region/id` outside the hub's own account and region
+    (`-` for the hub's own), the bare id inside."""
+    if (account, region) == (ACCOUNT, REGIONS[0]):
+        return instance
+    return f"{'-' if account == ACCOUNT else account}/{'-' if region == REGIONS[0] else region}/{instance}"
 
 
 def _parts(report: Any) -> list[Any]:
@@ -114,13 +119,7 @@ def test_one_schedule_stops_and_starts_a_hub_and_two_spokes_in_two_regions(org: 
     stopped = org.until(datetime(2026, 11, 28, 6, 31, tzinfo=KST))  # the first run after 20:00
     assert org.states() == {"stopped"}
     stops = [o for o in _outcomes(stopped) if o["action"] == "stop"]
-    # Reports name a resource outside the hub's own account and region `account/region/id` (`-`: the hub's).
-    expected = [
-        iid
-        if (account, region) == (ACCOUNT, REGIONS[0])
-        else f"{_or_dash(account, ACCOUNT)}/{_or_dash(region, REGIONS[0])}/{iid}"
-        for (account, region), iid in org.instances.items()
-    ]
+    expected = [_named(account, region, iid) for (account, region), iid in org.instances.items()]
     assert sorted(o["id"] for o in stops) == sorted(expected)
     [summary] = [r.body["text"] for r in org.engine.slack.delivered() if "Schedule stopped" in r.body["text"]]
     assert summary.endswith("office-hours: 6 resource(s)"), "one summary for the schedule, whatever the parts"
@@ -158,7 +157,14 @@ def test_sts_grants_the_spoke_role_to_the_hub_with_the_external_id_only_and_doct
     with pytest.raises(ClientError, match="AccessDenied"):
         outsider.assume_role(RoleArn=role, RoleSessionName="test", ExternalId=EXTERNAL_ID)
 
-    findings = [f for f in diagnose(load_config(str(org.engine.config_path))) if f.check == "spoke role"]
+    config = load_config(str(org.engine.config_path))
+    rows = {row["resource"]: row for row in status_rows(config, org.engine.clock.now)}
+    for (account, region), iid in org.instances.items():  # `schedule status` sees every account and region
+        row = rows[_named(account, region, iid)]
+        assert row["schedule"] == "office-hours" and row["desired"] == "running"
+    assert "AccessDenied" in rows["333333333333/-"]["desired"]
+
+    findings = [f for f in diagnose(config) if f.check == "spoke role"]
     assert {f.scope: f.status for f in findings} == {
         "account 111111111111": Status.OK,
         "account 222222222222": Status.OK,

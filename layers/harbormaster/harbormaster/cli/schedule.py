@@ -78,21 +78,33 @@ def explain(args: argparse.Namespace) -> str:
 
 
 def status_rows(config: HarbormasterConfig, now: datetime) -> list[dict[str, Any]]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from harbormaster.schedule import resources
+    from harbormaster.schedule.reconcile import configured_scopes
     from harbormaster.state import resources as records
     from harbormaster.state.overrides import Overrides
 
     overrides = Overrides()
-    found, skipped = resources.discover()
     rows: list[dict[str, Any]] = []
-    for resource in sorted(found, key=lambda r: (r.schedule, r.kind, r.id)):
+    found: list[Any] = []
+    skipped: list[tuple[str, str, str]] = []
+    for scope in configured_scopes(config):  # every account and region a schedule names
+        try:
+            here, left = resources.discover(scope)
+        except (ClientError, BotoCoreError) as exc:
+            rows.append({"resource": str(scope), "kind": "scope", "schedule": "-", "desired": f"cannot reach: {exc}"})
+            continue
+        found += here
+        skipped += [(kind, scope.qualify(identifier), why) for kind, identifier, why in left]
+    for resource in sorted(found, key=lambda r: (r.schedule, r.kind, r.where)):
         schedule = config.schedules.get(resource.schedule)
         row: dict[str, Any] = {
-            "resource": resource.id,
+            "resource": resource.where,
             "kind": resource.kind,
             "schedule": resource.schedule,
             "actual": resource.actual,
-            "last_desired": records.get(resource.arn).get("last_desired"),
+            "last_desired": records.get(resource.key).get("last_desired"),
         }
         if schedule is None:
             row.update(desired="unknown schedule", next_change=None)
