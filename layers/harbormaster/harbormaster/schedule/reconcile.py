@@ -18,8 +18,12 @@ those of its last idle run (state/idle_marks.py) is decided without reading a re
 records are read in bulk, and only what changed is written.
 
 A schedule's override (`schedule keep`, state/overrides.py) replaces what its periods say until
-it ends. Stops go ECS, ASG, EC2, then databases; starts go databases first, and the rest of the schedule
-waits (deferred to the next run) until every database of the schedule is available.
+it ends; a closed SSM Change Calendar it names stops it as a holiday. Stops go ECS, ASG, EC2, then
+databases; starts go databases first, and the rest waits (deferred to the next run) until every
+database of the schedule in that account and region is available.
+
+A schedule that names other accounts and regions is decided per account and region (its idle mark,
+its order of starts); a scheduled run over several is split into parts (schedule/parts.py).
 """
 
 from __future__ import annotations
