@@ -36,6 +36,7 @@ from harbormaster.accounts import forget_sessions
 from harbormaster.clients import reset_clients
 from harbormaster.config import HarbormasterConfig, parse_config
 from harbormaster.local import ec2_rules, organization, sts_rules
+from harbormaster.local.patching import installed
 from harbormaster.schedule import RunInput, run
 from harbormaster.schedule.models import Part
 from harbormaster.schedule.reconcile import configured_scopes
@@ -87,7 +88,7 @@ def measure_organization(total: int = ORG_TOTAL) -> dict[str, Any]:
         + f"spokes: {{external_id: {EXTERNAL_ID}}}\n"
     )
     each = total // (len(accounts) * len(ORG_REGIONS))
-    with _world(0), sts_rules.installed():
+    with _world(0), installed(sts_rules.patches()):
         forget_sessions()
         for account in spokes:
             organization.deploy_spoke(HUB, account, ORG_REGIONS[0], EXTERNAL_ID)
@@ -167,7 +168,7 @@ def _naive(moment: datetime) -> None:
 @contextmanager
 def _world(size: int) -> Iterator[None]:
     environment = {"TABLE_NAME": TABLE, "AWS_DEFAULT_REGION": "ap-northeast-2"}
-    with mock_aws(), ec2_rules.installed(), mock.patch.dict("os.environ", environment):
+    with mock_aws(), installed(ec2_rules.patches()), mock.patch.dict("os.environ", environment):
         reset_clients()
         boto3.client("dynamodb").create_table(
             TableName=TABLE,

@@ -15,6 +15,7 @@ from harbormaster.accounts import HOME, Scope, local, scoped_client
 from harbormaster.clients import client, reset_clients
 from harbormaster.config.models import Spokes
 from harbormaster.local import organization, sts_rules
+from harbormaster.local.patching import installed
 
 HUB, SPOKE, REGION = "123456789012", "111111111111", "ap-northeast-2"
 SPOKES = Spokes(external_id="hm-test")
@@ -22,7 +23,7 @@ SPOKES = Spokes(external_id="hm-test")
 
 @pytest.fixture(autouse=True)
 def world() -> Iterator[None]:
-    with mock_aws(), sts_rules.installed():
+    with mock_aws(), installed(sts_rules.patches()):
         reset_clients()
         accounts.forget_sessions()
         organization.deploy_spoke(HUB, SPOKE, REGION, SPOKES.external_id)

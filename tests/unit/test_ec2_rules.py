@@ -8,10 +8,11 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from harbormaster.local import ec2_rules
+from harbormaster.local.patching import installed
 
 
 def test_pages_hold_at_most_max_results_instances_even_from_one_reservation() -> None:
-    with mock_aws(), ec2_rules.installed():
+    with mock_aws(), installed(ec2_rules.patches()):
         ec2 = boto3.client("ec2")
         launched = ec2.run_instances(ImageId="ami-12c6146b", MinCount=12, MaxCount=12)["Instances"]
         ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)
@@ -37,7 +38,7 @@ def test_pages_hold_at_most_max_results_instances_even_from_one_reservation() ->
     ],
 )
 def test_what_ec2_refuses(arguments: dict[str, object], code: str) -> None:
-    with mock_aws(), ec2_rules.installed():
+    with mock_aws(), installed(ec2_rules.patches()):
         with pytest.raises(ClientError) as refused:
             boto3.client("ec2").describe_instances(**arguments)
         assert refused.value.response["Error"]["Code"] == code

@@ -21,6 +21,7 @@ from moto import mock_aws
 from harbormaster.clients import reset_clients
 from harbormaster.config import parse_config
 from harbormaster.local import ec2_rules
+from harbormaster.local.patching import installed
 from harbormaster.schedule import RunInput, run
 from harbormaster.state import resources as records
 from harbormaster.state.idle_marks import IdleMarks
@@ -37,7 +38,7 @@ CONFIG = parse_config(
 
 @pytest.fixture(autouse=True)
 def world() -> Iterator[None]:
-    with mock_aws(), ec2_rules.installed(), mock.patch.dict("os.environ", {"TABLE_NAME": "t"}):
+    with mock_aws(), installed(ec2_rules.patches()), mock.patch.dict("os.environ", {"TABLE_NAME": "t"}):
         reset_clients()
         create_items_table("t")
         yield

@@ -106,24 +106,17 @@ def _spokes(config: HarbormasterConfig) -> list[Finding]:
             continue
         try:
             scoped_client("sts", scope).get_caller_identity()
+            status, detail = Status.OK, f"{scope.spokes.role_name} assumed"
         except ClientError as exc:
-            findings.append(
-                Finding(
-                    scope=f"account {scope.account}",
-                    check="spoke role",
-                    status=Status.PROBLEM,
-                    detail=f"cannot assume {scope.spokes.role_name}: {exc.response['Error']['Code']}",
-                    fix="deploy spoke.yaml there (a StackSet over its OU) with this hub's account id, your "
-                    "organization id and spokes.external_id",
-                )
-            )
-            continue
+            status, detail = Status.PROBLEM, f"cannot assume {scope.spokes.role_name}: {exc.response['Error']['Code']}"
         findings.append(
             Finding(
                 scope=f"account {scope.account}",
                 check="spoke role",
-                status=Status.OK,
-                detail=f"{scope.spokes.role_name} assumed",
+                status=status,
+                detail=detail,
+                fix="deploy spoke.yaml there (a StackSet over its OU) with this hub's account id, your "
+                "organization id and spokes.external_id",
             )
         )
     return findings

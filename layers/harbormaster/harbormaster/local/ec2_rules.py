@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -61,16 +59,3 @@ def patches() -> list[Any]:
         return ActionResult({"Reservations": list(page.values()), "NextToken": more})
 
     return [mock.patch.object(InstanceResponse, "describe_instances", describe_instances)]
-
-
-@contextmanager
-def installed() -> Iterator[None]:
-    """The rule outside the engine (a bench or a test on a bare moto world)."""
-    started = patches()
-    for patcher in started:
-        patcher.start()
-    try:
-        yield
-    finally:
-        for patcher in reversed(started):
-            patcher.stop()

@@ -12,8 +12,6 @@ condition denies (fail closed), so a policy the engine cannot judge never passes
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -30,19 +28,6 @@ def patches() -> list[Any]:
         return original(self, **kwargs)
 
     return [mock.patch.object(STSBackend, "assume_role", assume_role)]
-
-
-@contextmanager
-def installed() -> Iterator[None]:
-    """The rule outside the engine (a bench on a bare moto world)."""
-    started = patches()
-    for patcher in started:
-        patcher.start()
-    try:
-        yield
-    finally:
-        for patcher in reversed(started):
-            patcher.stop()
 
 
 def _check(caller: str, role_arn: str, external_id: str | None) -> None:
