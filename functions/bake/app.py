@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from harbormaster.accounts import environment_scope
 from harbormaster.config import load_config
 from harbormaster.deploy import DeployPlan
 from harbormaster.deploy.bake import bake_check
@@ -17,5 +18,12 @@ from harbormaster.observability import for_release, logger, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DeployPlan.model_validate(event["plan"])
     for_release(plan.request.environment, plan.release_id)
-    environment = load_config().environments[plan.request.environment]
-    return bake_check(environment.guard_alarms, plan.bake_seconds, plan.poll_seconds, event.get("bake") or {})
+    config = load_config()
+    environment = config.environments[plan.request.environment]
+    return bake_check(
+        environment.guard_alarms,
+        plan.bake_seconds,
+        plan.poll_seconds,
+        event.get("bake") or {},
+        scope=environment_scope(environment, config.spokes),
+    )

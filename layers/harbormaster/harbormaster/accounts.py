@@ -21,7 +21,7 @@ import boto3
 from pydantic import ConfigDict, Field
 
 from harbormaster.clients import RETRY_CONFIG, client
-from harbormaster.config.models import ACCOUNT_ID, REGION, Spokes
+from harbormaster.config.models import ACCOUNT_ID, REGION, Environment, Spokes
 from harbormaster.model import Model
 
 REFRESH_BEFORE = timedelta(minutes=5)
@@ -72,6 +72,22 @@ def local(scope: Scope) -> Scope:
     region = None if scope.region is None or scope.region == client("sts").meta.region_name else scope.region
     spokes = scope.spokes if account is not None else Spokes()
     return Scope(account=account, region=region, spokes=spokes)
+
+
+def is_at(scope: Scope, account: str, region: str) -> bool:
+    """Does an event from `account`/`region` (as EventBridge stamps them) come from `scope`?"""
+    here, there = local(scope), local(Scope(account=account, region=region))
+    return (here.account, here.region) == (there.account, there.region)
+
+
+def environment_scope(environment: Environment, spokes: Spokes) -> Scope:
+    """Where an environment's service and guard alarms live."""
+    return Scope(account=environment.account, region=environment.region, spokes=spokes)
+
+
+def registry_scope(environment: Environment, spokes: Spokes) -> Scope:
+    """Where an environment's ECR repository lives."""
+    return Scope(account=environment.registry.account, region=environment.registry.region, spokes=spokes)
 
 
 class _SpokeSession:

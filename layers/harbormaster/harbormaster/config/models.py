@@ -22,6 +22,29 @@ class _Model(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ACCOUNT_ID = r"^\d{12}$"
+REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
+
+
+def _quoted_account(value: object) -> object:
+    """YAML reads bare digits as a number (and drops a leading zero): account ids are quoted."""
+    if isinstance(value, int):
+        raise ValueError(f"write the account id in quotes ('{value:012d}'): YAML reads bare digits as a number")
+    return value
+
+
+AccountId = Annotated[str, BeforeValidator(_quoted_account), Field(pattern=ACCOUNT_ID)]
+RegionName = Annotated[str, Field(pattern=REGION)]
+
+
+class Registry(_Model):
+    """Where an environment's ECR repository lives (default: this account and region). Pushes to
+    it reach this account's event bus through the rule spoke.yaml sets up in that account."""
+
+    account: AccountId | None = None
+    region: RegionName | None = None
+
+
 class InstanceSelector(_Model):
     """Instances chosen by their EC2 tags (all must match)."""
 
@@ -315,6 +338,11 @@ class Environment(_Model):
     scan: ScanGate = ScanGate()
     bake: Duration = timedelta(0)
     rollback: Rollback = Rollback()
+    # Where the environment lives, its service and guard alarms (default: this account and region);
+    # another account is reached through its spoke role (spoke.yaml).
+    account: AccountId | None = None
+    region: RegionName | None = None
+    registry: Registry = Registry()
 
     @model_validator(mode="after")
     def _command_outlives_the_health_check(self) -> Environment:
@@ -327,6 +355,11 @@ class Environment(_Model):
             )
         if self.container.compose is not None and self.target.type != "ec2":
             raise ValueError("container.compose is for EC2 hosts; an ECS service runs its task definition")
+        if (self.account or self.region) and self.target.type != "ecs":
+            raise ValueError(
+                "account/region: only an ECS environment may live in another account or region "
+                "(EC2 hosts run the hub's SSM document and read the hub's parameters)"
+            )
         return self
 
     @field_validator("repository")
@@ -386,17 +419,6 @@ def holiday_dates(items: Any) -> Any:
     return dates
 
 
-ACCOUNT_ID = r"^\d{12}$"
-REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
-
-
-def _quoted_account(value: object) -> object:
-    """YAML reads bare digits as a number (and drops a leading zero): account ids are quoted."""
-    if isinstance(value, int):
-        raise ValueError(f"write the account id in quotes ('{value:012d}'): YAML reads bare digits as a number")
-    return value
-
-
 class Spokes(_Model):
     """How the hub reaches other accounts (spoke.yaml deployed in each): the role each spoke holds,
     and the external id its trust policy expects."""
@@ -433,10 +455,8 @@ class Schedule(_Model):
     members: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,20}$")]] = Field(default_factory=list)
     # Where its resources live: account ids and regions (empty: this account, this region); every
     # account and region pair is covered, other accounts through their spoke role.
-    accounts: list[Annotated[str, BeforeValidator(_quoted_account), Field(pattern=ACCOUNT_ID)]] = Field(
-        default_factory=list, max_length=100
-    )
-    regions: list[Annotated[str, Field(pattern=REGION)]] = Field(default_factory=list, max_length=30)
+    accounts: list[AccountId] = Field(default_factory=list, max_length=100)
+    regions: list[RegionName] = Field(default_factory=list, max_length=30)
 
     @field_validator("keep_max")
     @classmethod

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harbormaster import clock
+from harbormaster.accounts import HOME, Scope
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.guard_alarms import in_alarm
 
@@ -15,12 +16,17 @@ class GuardAlarmDuringBake(DeployError):
 
 
 def bake_check(
-    guard_alarms: list[str], bake_seconds: int, poll_seconds: int, state: dict[str, Any], now: datetime | None = None
+    guard_alarms: list[str],
+    bake_seconds: int,
+    poll_seconds: int,
+    state: dict[str, Any],
+    now: datetime | None = None,
+    scope: Scope = HOME,
 ) -> dict[str, Any]:
     """One look at the guard alarms. Returns {done, until, wait_seconds}; raises on ALARM."""
     moment = now or clock.now()
     until = datetime.fromisoformat(state["until"]) if state.get("until") else moment + timedelta(seconds=bake_seconds)
-    if firing := in_alarm(guard_alarms):
+    if firing := in_alarm(guard_alarms, scope):
         name, reason = next(iter(firing.items()))
         raise GuardAlarmDuringBake(f"{name} went to ALARM while baking: {reason}")
     done = moment >= until

@@ -20,6 +20,9 @@ The deployment circuit breaker (with rollback) is always on, so a deployment who
 become healthy ends FAILED and ECS itself restores the previous revision; the step notices and
 says so (`ecs_rolled_back`), and the revert then has nothing left to do. The desired count is never
 touched: a service scaled to zero by a schedule gets the new revision and stays at zero.
+
+A service in another account (the task's `scope`) is reached through that account's spoke role;
+its deployment events reach this account's bus through the rule spoke.yaml sets up there.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from harbormaster import clock
-from harbormaster.clients import client
+from harbormaster.accounts import HOME, Scope, scoped_client
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.models import ServiceTask
 from harbormaster.deploy.targets import ENVIRONMENT_TAG
@@ -60,18 +63,19 @@ _REGISTERABLE = (
 )
 
 
-def describe_service(cluster: str, service: str) -> dict[str, Any]:
+def describe_service(cluster: str, service: str, scope: Scope = HOME) -> dict[str, Any]:
     """The ACTIVE service, with its tags; DeployError when it is missing or being deleted."""
-    described = client("ecs").describe_services(cluster=cluster, services=[service], include=["TAGS"])
+    described = scoped_client("ecs", scope).describe_services(cluster=cluster, services=[service], include=["TAGS"])
     found = [s for s in described["services"] if s.get("status") == "ACTIVE"]
     if not found:
-        raise DeployError(f"ECS service {service!r} is not active in cluster {cluster!r}")
+        where = "" if scope.is_home else f" of {scope}"
+        raise DeployError(f"ECS service {service!r} is not active in cluster {cluster!r}{where}")
     return dict(found[0])
 
 
-def check_service(environment: str, cluster: str, service: str) -> dict[str, Any]:
+def check_service(environment: str, cluster: str, service: str, scope: Scope = HOME) -> dict[str, Any]:
     """The service, if it is tagged for the environment (the IAM policy relies on the same tag)."""
-    found = describe_service(cluster, service)
+    found = describe_service(cluster, service, scope)
     tags = {t["key"]: t["value"] for t in found.get("tags", [])}
     if tags.get(ENVIRONMENT_TAG) != environment:
         raise DeployError(
@@ -98,9 +102,9 @@ def step(task: ServiceTask, now: datetime | None = None) -> ServiceTask:
 def _start(task: ServiceTask, now: datetime) -> ServiceTask:
     if lost := _not_owner(task):
         return _finish(task, "superseded", lost)
-    service = describe_service(task.cluster, task.service)
+    service = describe_service(task.cluster, task.service, task.scope)
     running = str(service["taskDefinition"])
-    target = task.task_definition_arn or _register_revision(running, task.container, task.image_uri)
+    target = task.task_definition_arn or _register_revision(task.scope, running, task.container, task.image_uri)
     if task.record_touch:
         Ledger().update(
             task.environment, task.release_id, task_definition_arn=target, previous_task_definition_arn=running
@@ -109,7 +113,7 @@ def _start(task: ServiceTask, now: datetime) -> ServiceTask:
         return _finish(task, "done", f"the service already runs {_short(target)}")
     configuration = dict(service.get("deploymentConfiguration") or {})
     configuration["deploymentCircuitBreaker"] = {"enable": True, "rollback": True}
-    updated = client("ecs").update_service(
+    updated = scoped_client("ecs", task.scope).update_service(
         cluster=task.cluster,
         service=task.service,
         taskDefinition=target,
@@ -120,7 +124,7 @@ def _start(task: ServiceTask, now: datetime) -> ServiceTask:
     if lost := _not_owner(task):
         # Lost the environment between the check and the update: undo this stale update. A newer
         # owner still rolling re-applies its own revision anyway; one that already finished does not.
-        client("ecs").update_service(
+        scoped_client("ecs", task.scope).update_service(
             cluster=task.cluster, service=task.service, taskDefinition=running, deploymentConfiguration=configuration
         )
         return _finish(task, "superseded", f"{lost}; put {_short(running)} back")
@@ -138,7 +142,7 @@ def _start(task: ServiceTask, now: datetime) -> ServiceTask:
 
 
 def _rolling(task: ServiceTask, now: datetime) -> ServiceTask:
-    service = describe_service(task.cluster, task.service)
+    service = describe_service(task.cluster, task.service, task.scope)
     deployment = next(
         (d for d in service.get("deployments", []) if d.get("id") == task.deployment_id),
         _primary(service) if _primary(service).get("taskDefinition") == task.task_definition_arn else {},
@@ -188,7 +192,7 @@ def park(task: ServiceTask, token: str, now: datetime | None = None) -> str:
 
 def _still_rolling(task: ServiceTask) -> bool:
     """The deployment is ours, primary and IN_PROGRESS: nothing for the next step to act on yet."""
-    service = describe_service(task.cluster, task.service)
+    service = describe_service(task.cluster, task.service, task.scope)
     primary = _primary(service)
     return primary.get("id") == task.deployment_id and primary.get("rolloutState") == "IN_PROGRESS"
 
@@ -201,9 +205,9 @@ def _fallback(task: ServiceTask, deadline: datetime | None, now: datetime, previ
     return max(1, min(max(FALLBACK_SECONDS, task.poll_seconds, 2 * previous), remaining))
 
 
-def _register_revision(running: str, container: str, image_uri: str) -> str:
+def _register_revision(scope: Scope, running: str, container: str, image_uri: str) -> str:
     """A new revision of the running task definition, identical but for `container`'s image."""
-    ecs = client("ecs")
+    ecs = scoped_client("ecs", scope)
     described = ecs.describe_task_definition(taskDefinition=running, include=["TAGS"])
     definition = described["taskDefinition"]
     names = [c["name"] for c in definition["containerDefinitions"]]

@@ -1,14 +1,15 @@
 """The guard alarms' states, metric and composite alike.
 
 DescribeAlarms returns metric alarms only unless `AlarmTypes` asks for composites too, and it
-takes names, not ARNs: guard alarms configured by ARN are reduced to their names first.
+takes names, not ARNs: guard alarms configured by ARN are reduced to their names first. They are
+read where the environment lives (`scope`: another account through its spoke role).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harbormaster.clients import client
+from harbormaster.accounts import HOME, Scope, scoped_client
 
 
 def alarm_name(name_or_arn: str) -> str:
@@ -22,28 +23,28 @@ def alarm_name(name_or_arn: str) -> str:
     return name_or_arn
 
 
-def in_alarm(guard_alarms: list[str]) -> dict[str, str]:
+def in_alarm(guard_alarms: list[str], scope: Scope = HOME) -> dict[str, str]:
     """The guard alarms now in ALARM: name → state reason."""
     return {
         name: alarm.get("StateReason", "")
-        for name, alarm in states(guard_alarms).items()
+        for name, alarm in states(guard_alarms, scope).items()
         if alarm["StateValue"] == "ALARM"
     }
 
 
-def missing(guard_alarms: list[str]) -> list[str]:
+def missing(guard_alarms: list[str], scope: Scope = HOME) -> list[str]:
     """The guard alarms CloudWatch does not know (by name)."""
-    found = states(guard_alarms)
+    found = states(guard_alarms, scope)
     return sorted({alarm_name(alarm) for alarm in guard_alarms} - set(found))
 
 
-def states(guard_alarms: list[str]) -> dict[str, dict[str, Any]]:
+def states(guard_alarms: list[str], scope: Scope = HOME) -> dict[str, dict[str, Any]]:
     """Each existing guard alarm, metric or composite, by name."""
     if not guard_alarms:
         return {}
     names = sorted({alarm_name(alarm) for alarm in guard_alarms})
     found: dict[str, dict[str, Any]] = {}
-    paginator = client("cloudwatch").get_paginator("describe_alarms")
+    paginator = scoped_client("cloudwatch", scope).get_paginator("describe_alarms")
     for start in range(0, len(names), 100):  # AlarmNames takes up to 100 names
         pages = paginator.paginate(AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
         for page in pages:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from harbormaster import clock
+from harbormaster.accounts import HOME, Scope, registry_scope, scoped_client
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy.exceptions import ImageNotFound, UnknownEnvironment
@@ -21,7 +22,7 @@ def start_manual_deploy(
     env = config.environments.get(environment)
     if env is None:
         raise UnknownEnvironment(f"environment {environment!r} is not in the configuration")
-    digest, tag = resolve(env.repository, image)
+    digest, tag = resolve(env.repository, image, registry_scope(env, config.spokes))
     request = DeployRequest(
         environment=environment,
         image=ImageRef(repository=env.repository, tag=tag, digest=digest),
@@ -39,8 +40,9 @@ def start_manual_deploy(
     return str(response["executionArn"])
 
 
-def resolve(repository: str, image: str) -> tuple[str, str | None]:
-    ecr = client("ecr")
+def resolve(repository: str, image: str, registry: Scope = HOME) -> tuple[str, str | None]:
+    """The digest (and a tag) of `image`, a tag or a digest, in the repository's registry."""
+    ecr = scoped_client("ecr", registry)
     image_id = {"imageDigest": image} if image.startswith("sha256:") else {"imageTag": image}
     try:
         found = ecr.describe_images(repositoryName=repository, imageIds=[image_id])["imageDetails"][0]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from harbormaster.accounts import HOME, Scope
 from harbormaster.model import Model
 from harbormaster.notify.events import ImageRef
 
@@ -127,6 +128,7 @@ class ServiceTask(Model):
 
     environment: str
     release_id: str
+    scope: Scope = Field(default=HOME, description="the service's account and region")
     cluster: str
     service: str
     container: str

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from harbormaster.clients import client
+from harbormaster.accounts import HOME, Scope, scoped_client
 from harbormaster.config.models import Environment
 from harbormaster.deploy import guard_alarms
 from harbormaster.deploy.exceptions import DeployError
@@ -24,11 +24,13 @@ class ScanInProgress(Exception):
     `scan.wait_seconds` from the push) instead of judging an image with no findings yet."""
 
 
-def check_scan(environment: Environment, image: ImageRef, pushed_at: datetime, now: datetime) -> list[str]:
+def check_scan(
+    environment: Environment, image: ImageRef, pushed_at: datetime, now: datetime, registry: Scope = HOME
+) -> list[str]:
     """Block on findings of the configured severities; return warnings; raise ScanInProgress
-    while the scan runs and the wait is not over."""
+    while the scan runs and the wait is not over. The findings are read in the image's registry."""
     try:
-        findings = client("ecr").describe_image_scan_findings(
+        findings = scoped_client("ecr", registry).describe_image_scan_findings(
             repositoryName=image.repository, imageId={"imageDigest": image.digest}
         )
     except ClientError as exc:
@@ -60,11 +62,11 @@ def check_scan(environment: Environment, image: ImageRef, pushed_at: datetime, n
     return []
 
 
-def check_alarms(environment: Environment) -> list[str]:
+def check_alarms(environment: Environment, scope: Scope = HOME) -> list[str]:
     """Guard alarms already in ALARM: block, warn or ignore, per `preflight_alarms`."""
     if not environment.guard_alarms or environment.preflight_alarms == "ignore":
         return []
-    firing = list(guard_alarms.in_alarm(environment.guard_alarms))
+    firing = list(guard_alarms.in_alarm(environment.guard_alarms, scope))
     if not firing:
         return []
     message = f"guard alarm(s) already in ALARM: {', '.join(sorted(firing))}"

@@ -9,7 +9,7 @@ from datetime import datetime
 from botocore.exceptions import ClientError
 
 from harbormaster import clock
-from harbormaster.clients import client
+from harbormaster.accounts import Scope, environment_scope, registry_scope, scoped_client
 from harbormaster.config import Environment, HarbormasterConfig
 from harbormaster.config.models import EcsTarget, Rollout
 from harbormaster.deploy import alb_timing, ecs, targets
@@ -71,15 +71,17 @@ def prepare(
     if (running := _already_running(request)) is not None:
         return _skipped(request, base, f"already running: release {running} deployed this image", moment)
     try:
-        image_uri = _image_uri(request)
-        warnings = check_scan(environment, request.image, request.requested_at, moment) + check_alarms(environment)
+        registry, home = registry_scope(environment, config.spokes), environment_scope(environment, config.spokes)
+        image_uri = _image_uri(request, registry)
+        warnings = check_scan(environment, request.image, request.requested_at, moment, registry)
+        warnings += check_alarms(environment, home)
         queued = _lock_or_queue(request, base, execution_arn)
         if queued is not None:
             return queued
         locked = True
         # A rollback that fails is not rolled back further: it stops and says so.
         previous = None if request.trigger == "rollback" else _previous(request.environment)
-        plan = _plan(request, environment, release_id, image_uri, previous, warnings)
+        plan = _plan(request, environment, release_id, image_uri, previous, warnings, home)
         ledger.record(
             base.replace(
                 status=ReleaseStatus.IN_PROGRESS,
@@ -108,6 +110,7 @@ def _plan(
     image_uri: str,
     previous: PreviousRelease | None,
     warnings: list[str],
+    scope: Scope,
 ) -> DeployPlan:
     rollout = environment.rollout
     if request.trigger == "rollback":  # the rollback strategy: larger batches, shorter timeouts
@@ -132,7 +135,7 @@ def _plan(
         warnings=warnings,
     )
     if isinstance(environment.target, EcsTarget):
-        service = _service_task(request, environment.target, release_id, image_uri, rollout)
+        service = _service_task(request, environment.target, release_id, image_uri, rollout, scope)
         return plan.model_copy(update={"ecs": service, "instances_total": 1})  # one service
     target = environment.target
     group = targets.target_group_arn(target) if target.has_load_balancer else None
@@ -190,10 +193,11 @@ def _downtime(instances: int) -> str:
 
 
 def _service_task(
-    request: DeployRequest, target: EcsTarget, release_id: str, image_uri: str, rollout: Rollout
+    request: DeployRequest, target: EcsTarget, release_id: str, image_uri: str, rollout: Rollout, scope: Scope
 ) -> ServiceTask:
-    service = ecs.check_service(request.environment, target.cluster, target.service)
+    service = ecs.check_service(request.environment, target.cluster, target.service, scope)
     return ServiceTask(
+        scope=scope,
         environment=request.environment,
         release_id=release_id,
         cluster=target.cluster,
@@ -281,9 +285,10 @@ def _release(request: DeployRequest, release_id: str, execution_arn: str) -> Rel
     )
 
 
-def _image_uri(request: DeployRequest) -> str:
-    """`<registry>/<repository>@sha256:...` after checking the digest exists in ECR."""
-    ecr = client("ecr")
+def _image_uri(request: DeployRequest, registry: Scope) -> str:
+    """`<registry>/<repository>@sha256:...` after checking the digest exists in ECR (in the
+    registry's account, through its spoke role, when it is another)."""
+    ecr = scoped_client("ecr", registry)
     image = request.image
     try:
         found = ecr.describe_images(repositoryName=image.repository, imageIds=[{"imageDigest": image.digest}])[

@@ -65,7 +65,7 @@ def revert_service(plan: DeployPlan) -> ServiceTask | None:
     touched = set(release.touched) if release else set()
     if not previous or ecs.service_key(plan.ecs.cluster, plan.ecs.service) not in touched:
         return nothing.model_copy(update={"note": "the service was not changed"})
-    running = ecs.describe_service(plan.ecs.cluster, plan.ecs.service)["taskDefinition"]
+    running = ecs.describe_service(plan.ecs.cluster, plan.ecs.service, plan.ecs.scope)["taskDefinition"]
     if running == previous:
         return nothing.model_copy(
             update={"note": f"the service already runs {previous.rsplit('/', 1)[-1]} again (ECS circuit breaker)"}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from harbormaster.accounts import is_at, registry_scope
 from harbormaster.aws_events import EcrImageActionEvent
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
@@ -47,11 +48,17 @@ def route_push(event: EcrImageActionEvent, config: HarbormasterConfig, state_mac
             extra={"action": detail.action_type, "result": detail.result, "repository": detail.repository_name},
         )
         return []
-    environments = config.environments_for_push(detail.repository_name, detail.image_tag)
+    # The same repository name in another account (a registry forwarding its pushes here) is
+    # another repository: only the environment's registry deploys it.
+    environments = [
+        name
+        for name in config.environments_for_push(detail.repository_name, detail.image_tag)
+        if is_at(registry_scope(config.environments[name], config.spokes), event.account, event.region)
+    ]
     if not environments:
         logger.info(
             "ignored: the push matches no environment",
-            extra={"repository": detail.repository_name, "tag": detail.image_tag},
+            extra={"repository": detail.repository_name, "tag": detail.image_tag, "registry": event.account},
         )
         return []
     image = ImageRef(repository=detail.repository_name, tag=detail.image_tag, digest=detail.image_digest)

@@ -8,10 +8,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harbormaster.accounts import scoped_client
+from harbormaster.accounts import Scope, environment_scope, registry_scope, scoped_client
 from harbormaster.clients import client
 from harbormaster.config import Environment, HarbormasterConfig
-from harbormaster.config.models import Ec2Target, EcsTarget
+from harbormaster.config.models import Ec2Target, EcsTarget, Spokes
 from harbormaster.deploy import alb_timing, guard_alarms
 from harbormaster.deploy.exceptions import DeployError
 from harbormaster.deploy.targets import ENVIRONMENT_TAG, instances, target_group_arn
@@ -46,7 +46,7 @@ def diagnose(
     findings = [_stack(stack_outputs), *_slack(config), *_spokes(config)]
     fence_table = (stack_outputs or {}).get("TableName")
     for name in [environment] if environment else sorted(config.environments):
-        findings.extend(_environment(name, config.environments[name], probe_instances, fence_table))
+        findings.extend(_environment(name, config.environments[name], config.spokes, probe_instances, fence_table))
     return findings
 
 
@@ -99,11 +99,13 @@ def _slack(config: HarbormasterConfig) -> list[Finding]:
 
 
 def _spokes(config: HarbormasterConfig) -> list[Finding]:
-    """Each other account a schedule names: can the hub assume its spoke role?"""
+    """Each other account a schedule or an environment names: can the hub assume its spoke role?"""
     findings = []
-    for scope in configured_scopes(config):
-        if scope.account is None or scope.region is not None:  # one look per account: roles are global
-            continue
+    accounts = {scope.account for scope in configured_scopes(config)}
+    for environment in config.environments.values():
+        accounts |= {environment.account, environment.registry.account}
+    for account in sorted(a for a in accounts if a is not None):  # one look per account: roles are global
+        scope = Scope(account=account, spokes=config.spokes)
         try:
             scoped_client("sts", scope).get_caller_identity()
             status, detail = Status.OK, f"{scope.spokes.role_name} assumed"
@@ -132,23 +134,38 @@ def _secret_exists(name: str) -> bool:
     return True
 
 
-def _environment(name: str, environment: Environment, probe_instances: bool, fence_table: str | None) -> list[Finding]:
+def _environment(
+    name: str, environment: Environment, spokes: Spokes, probe_instances: bool, fence_table: str | None
+) -> list[Finding]:
     def found(check: str, status: Status, detail: str, fix: str | None = None) -> Finding:
         return Finding(scope=name, check=check, status=status, detail=detail, fix=fix)
 
-    findings = [_repository(environment, found), *_alarms(environment, found)]
-    target = environment.target
-    if isinstance(target, EcsTarget):
-        return [*findings, *_ecs(name, target, found)]
+    home, registry = environment_scope(environment, spokes), registry_scope(environment, spokes)
+    try:
+        findings = [_repository(environment, registry, found), *_alarms(environment, home, found)]
+        target = environment.target
+        if isinstance(target, EcsTarget):
+            return [*findings, *_ecs(name, target, home, found)]
+    except ClientError as exc:  # another account whose spoke role is missing or lacks a permission
+        return [
+            found(
+                "reachable",
+                Status.PROBLEM,
+                f"cannot read the environment in {home} / its registry in {registry}: {exc.response['Error']['Code']}",
+                "deploy spoke.yaml in that account (see the spoke role check above)",
+            )
+        ]
     return [*findings, *_ec2(name, environment, target, found, probe_instances, fence_table)]
 
 
 Found = Callable[..., Finding]
 
 
-def _repository(environment: Environment, found: Found) -> Finding:
+def _repository(environment: Environment, registry: Scope, found: Found) -> Finding:
     try:
-        [repository] = client("ecr").describe_repositories(repositoryNames=[environment.repository])["repositories"]
+        [repository] = scoped_client("ecr", registry).describe_repositories(repositoryNames=[environment.repository])[
+            "repositories"
+        ]
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "RepositoryNotFoundException":
             raise
@@ -172,7 +189,7 @@ def _repository(environment: Environment, found: Found) -> Finding:
     return found("repository", Status.OK, f"{repository['repositoryUri']}" + (" (scan on push)" if scanning else ""))
 
 
-def _alarms(environment: Environment, found: Found) -> list[Finding]:
+def _alarms(environment: Environment, scope: Scope, found: Found) -> list[Finding]:
     if not environment.guard_alarms:
         return [
             found(
@@ -183,7 +200,7 @@ def _alarms(environment: Environment, found: Found) -> list[Finding]:
                 "name the alarms that mean 'this release is bad' in guard_alarms",
             )
         ]
-    missing = guard_alarms.missing(environment.guard_alarms)
+    missing = guard_alarms.missing(environment.guard_alarms, scope)
     if missing:
         return [
             found(
@@ -196,8 +213,8 @@ def _alarms(environment: Environment, found: Found) -> list[Finding]:
     return [found("guard alarms", Status.OK, f"{len(set(environment.guard_alarms))} found")]
 
 
-def _ecs(name: str, target: EcsTarget, found: Found) -> list[Finding]:
-    ecs = client("ecs")
+def _ecs(name: str, target: EcsTarget, scope: Scope, found: Found) -> list[Finding]:
+    ecs = scoped_client("ecs", scope)
     described = ecs.describe_services(cluster=target.cluster, services=[target.service], include=["TAGS"])
     services = [s for s in described.get("services", []) if s.get("status") == "ACTIVE"]
     if not services:

@@ -16,6 +16,10 @@ Each change of state is announced as ECS announces it, an `ECS Deployment State 
 (SERVICE_DEPLOYMENT_IN_PROGRESS / _COMPLETED / _FAILED), left in `outbox` for the engine to put on
 its bus. The deployment ends at its time whether anyone looks (a timer) or not (DescribeServices
 after that time sees it ended).
+
+Services of every account of the engine's world roll out alike; each event carries its service's
+account, so a spoke's event lands on the spoke's bus (and reaches the hub only if a rule there
+forwards it).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class _Rolling:
     previous: str | None
     rollback: bool
     backend: Any = field(repr=False)
+    service_key: str = ""  # cluster:service, as the backend keys it
 
 
 class EcsServices:
@@ -58,9 +63,16 @@ class EcsServices:
         self.announced: list[dict[str, Any]] = []  # every event announced, in order
         self.outbox: list[dict[str, Any]] = []  # those not yet taken by the engine's bus
         self.lose_events = False  # a test's lost events: announced to nobody
-        self._rolling: dict[str, _Rolling] = {}  # cluster:service → the deployment in progress
+        self._rolling: dict[str, _Rolling] = {}  # account:cluster:service → the deployment in progress
         self._lock = threading.RLock()
-        self._ecs: Any = boto3.client("ecs", region_name=region)
+
+    def _ecs(self, account: str | None) -> Any:
+        """ECS in `account` (None: the engine's own), as its administrators would call it."""
+        if account is None:
+            return boto3.client("ecs", region_name=self.region)
+        from harbormaster.local.organization import session_in
+
+        return session_in(account, self.region).client("ecs")
 
     # ------------------------------------------------------------------ building the world
     def service(
@@ -72,19 +84,22 @@ class EcsServices:
         desired: int = 2,
         environment: str | None = None,
         tags: dict[str, str] | None = None,
+        account: str | None = None,
     ) -> str:
         """A Fargate service running `image` in `container`, tagged for `environment` (and with
-        `tags`); returns its ARN."""
-        self._ecs.create_cluster(clusterName=cluster)
+        `tags`), in `account` (default: the engine's); returns its ARN."""
+        ecs = self._ecs(account)
+        ecs.create_cluster(clusterName=cluster)
+        owner = account or boto3.client("sts", region_name=self.region).get_caller_identity()["Account"]
         all_tags = {**({"harbormaster:environment": environment} if environment else {}), **(tags or {})}
         tags_list = [{"key": k, "value": v} for k, v in all_tags.items()]
-        definition = self._ecs.register_task_definition(
+        definition = ecs.register_task_definition(
             family=f"{cluster}-{name}",
             requiresCompatibilities=["FARGATE"],
             networkMode="awsvpc",
             cpu="256",
             memory="512",
-            executionRoleArn="arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+            executionRoleArn=f"arn:aws:iam::{owner}:role/ecsTaskExecutionRole",
             containerDefinitions=[
                 {"name": container, "image": image, "essential": True, "portMappings": [{"containerPort": 8080}]},
                 {"name": "log-router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"},
@@ -92,7 +107,7 @@ class EcsServices:
             **({"tags": tags_list} if tags_list else {}),
         )["taskDefinition"]["taskDefinitionArn"]
         return str(
-            self._ecs.create_service(
+            ecs.create_service(
                 cluster=cluster,
                 serviceName=name,
                 taskDefinition=definition,
@@ -102,10 +117,11 @@ class EcsServices:
             )["service"]["serviceArn"]
         )
 
-    def image_of(self, cluster: str, service: str, container: str = "web") -> str:
+    def image_of(self, cluster: str, service: str, container: str = "web", account: str | None = None) -> str:
         """The image `container` runs in the service's current revision."""
-        found = self._ecs.describe_services(cluster=cluster, services=[service])["services"][0]
-        definition = self._ecs.describe_task_definition(taskDefinition=found["taskDefinition"])["taskDefinition"]
+        ecs = self._ecs(account)
+        found = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+        definition = ecs.describe_task_definition(taskDefinition=found["taskDefinition"])["taskDefinition"]
         return str(next(c["image"] for c in definition["containerDefinitions"] if c["name"] == container))
 
     def stall(self, image: str) -> None:
@@ -138,7 +154,7 @@ class EcsServices:
             cluster = backend._get_cluster(cluster_str).name
             for name in names:
                 key = f"{cluster}:{name.split('/')[-1]}"
-                simulator._advance(key)
+                simulator._advance(f"{backend.account_id}:{key}")
                 if key in backend.services:
                     simulator._hold_at_minimum(backend, backend.services[key], cluster)
             return original_describe(backend, cluster_str, names)
@@ -178,10 +194,11 @@ class EcsServices:
                 older["status"] = "ACTIVE"
             service.deployments.insert(0, deployment)
             due = now + timedelta(seconds=self.rollout_seconds)
-            self._rolling[key] = _Rolling(deployment, due, previous, rollback, backend)
+            rolling_key = f"{backend.account_id}:{key}"  # the same cluster and service may exist in two accounts
+            self._rolling[rolling_key] = _Rolling(deployment, due, previous, rollback, backend, key)
             self._announce(service, deployment, "SERVICE_DEPLOYMENT_IN_PROGRESS")
         if self.timers is not None:
-            self.timers.at(due, lambda: self._advance(key))
+            self.timers.at(due, lambda: self._advance(rolling_key))
 
     def _advance(self, key: str) -> None:
         """End the deployment of `key` if its time has come (and its image is not stalled)."""
@@ -194,7 +211,7 @@ class EcsServices:
             if now < rolling.due or self._uses(backend, rolling.deployment["taskDefinition"], self.stalled_images):
                 return
             del self._rolling[key]
-            service = backend.services[key]
+            service = backend.services[rolling.service_key]
             deployment = rolling.deployment
             if service.desired_count > 0 and self._uses(backend, deployment["taskDefinition"], self.faults.bad_images):
                 deployment.update(
@@ -240,6 +257,7 @@ class EcsServices:
         event = {
             "source": "aws.ecs",
             "detail-type": "ECS Deployment State Change",
+            "account": service.arn.split(":")[4],
             "resources": [service.arn],
             "detail": {
                 "eventType": "ERROR" if name == "SERVICE_DEPLOYMENT_FAILED" else "INFO",

@@ -199,6 +199,8 @@ class LocalEngine:
         _forget_warm_state()
         try:
             self._provisioned_at = self.clock.now
+            if self.parameters.get("OrganizationId"):  # the organization exists before its hub stack
+                organization.create(ACCOUNT, REGION, self.parameters["OrganizationId"])
             self.stack = provision(self.template, REGION, self.parameters)
             self.runtime = LambdaRuntime(
                 self.stack, dict(_LOCAL_ENV), {"HARBORMASTER_CONFIG": str(self.config_path)}, self.logs
@@ -253,10 +255,11 @@ class LocalEngine:
             self._saved_env = None
 
     # ------------------------------------------------------------------ stimuli
-    def send_event(self, event: Any, wait: bool = True) -> Report:
-        """Put an event on the default bus and follow everything it triggers to completion
-        (`wait=False`: return once the targets were invoked, executions still running)."""
-        full = normalise(event, ACCOUNT, REGION)
+    def send_event(self, event: Any, wait: bool = True, account: str = ACCOUNT) -> Report:
+        """Put an event on the default bus of `account` (the hub's unless named; another's reaches
+        the hub only through a forwarding rule there) and follow everything it triggers to
+        completion (`wait=False`: return once the targets were invoked, executions still running)."""
+        full = normalise(event, account, REGION)
         with self._recording() as report:
             self._materialise(full)
             report.bus = self.bus.put(full)
@@ -276,11 +279,12 @@ class LocalEngine:
             self.settle()
         return report
 
-    def fire_alarm(self, name: str, reason: str, state: str = "ALARM") -> Report:
+    def fire_alarm(self, name: str, reason: str, state: str = "ALARM", account: str = ACCOUNT) -> Report:
         """What CloudWatch does when an alarm changes state (the engine evaluates no metrics): the
         state in moto, the alarm's JSON to each SNS action, and the `CloudWatch Alarm State Change`
-        event on the bus. Followed to completion."""
-        cloudwatch: Any = boto3.client("cloudwatch", region_name=REGION)
+        event on the bus of the alarm's account. Followed to completion."""
+        session = organization.session_in(account, REGION)
+        cloudwatch: Any = session.client("cloudwatch")
         [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
         previous = alarm["StateValue"]
         cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
@@ -288,7 +292,7 @@ class LocalEngine:
         message = {
             "AlarmName": name,
             "AlarmDescription": alarm.get("AlarmDescription"),
-            "AWSAccountId": ACCOUNT,
+            "AWSAccountId": account,
             "NewStateValue": state,
             "NewStateReason": reason,
             "StateChangeTime": now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
@@ -312,6 +316,9 @@ class LocalEngine:
         actions = alarm.get("AlarmActions", []) if state == "ALARM" else alarm.get("OKActions", [])
         with self._recording() as report:
             for topic in (a for a in actions if a.startswith("arn:aws:sns:")):
+                if account != ACCOUNT:
+                    self.logs.write(f"the engine runs no alarm actions in account {account} ({name})\n")
+                    continue
                 if problem := topic_keys.publish_problem(topic, "cloudwatch.amazonaws.com", REGION):
                     self.logs.write(f"CloudWatch could not run the alarm action of {name}: {problem}\n")
                     continue
@@ -329,7 +336,7 @@ class LocalEngine:
                     "previousState": {"value": previous},
                 },
             }
-            report.bus = self.bus.put(normalise(event, ACCOUNT, REGION))
+            report.bus = self.bus.put(normalise(event, account, REGION))
             self.settle()
         return report
 
@@ -408,10 +415,17 @@ class LocalEngine:
         return self.runtime.invoke(function, event)
 
     def push_image(
-        self, repository: str, tag: str, content: str | None = None, wait: bool = True, digest: str | None = None
+        self,
+        repository: str,
+        tag: str,
+        content: str | None = None,
+        wait: bool = True,
+        digest: str | None = None,
+        account: str = ACCOUNT,
     ) -> tuple[str, Report]:
-        """Push an image (a manifest in moto's ECR) and deliver the `ECR Image Action` event.
-        The digest is `digest` when given (e.g. the same image again), else one made from `content`."""
+        """Push an image (a manifest in moto's ECR, in `account`) and deliver the `ECR Image Action`
+        event to that account's bus. The digest is `digest` when given (e.g. the same image again),
+        else one made from `content`."""
         digest = (
             digest
             or "sha256:" + hashlib.sha256((content or f"{repository}:{tag}:{time.time_ns()}").encode()).hexdigest()
@@ -427,7 +441,7 @@ class LocalEngine:
                 "image-tag": tag,
             },
         }
-        return digest, self.send_event(event, wait=wait)
+        return digest, self.send_event(event, wait=wait, account=account)
 
     def advance(self, delta: timedelta) -> Report:
         """Move the virtual clock, firing every EventBridge Scheduler schedule that falls due."""
@@ -701,7 +715,7 @@ class LocalEngine:
             return
         if detail.get("result") != "SUCCESS" or not detail.get("repository-name"):
             return
-        ecr = boto3.client("ecr", region_name=REGION)
+        ecr = organization.session_in(event["account"], REGION).client("ecr")
         repository = detail["repository-name"]
         with suppress(ecr.exceptions.RepositoryAlreadyExistsException):
             ecr.create_repository(repositoryName=repository, imageScanningConfiguration={"scanOnPush": True})

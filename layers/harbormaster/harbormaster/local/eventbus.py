@@ -3,6 +3,13 @@
 moto's `put_events` only delivers to SQS, logs and other buses, so matching uses moto's own
 `EventPattern` on the rules moto created from the template, and delivery to Lambda, Step
 Functions, SNS and SQS targets happens here, after Input/InputPath/InputTransformer.
+
+An event is put on the bus of its own account (a spoke's ECS deployment on the spoke's bus). A
+rule there whose target is another account's bus forwards it as EventBridge does, and only then:
+the receiving bus's resource policy must let the sender put events (its account, or its
+organization with `aws:PrincipalOrgID`); with the permission the organization's, the rule needs a
+role (`RoleArn`) in its own account that EventBridge may assume and that may `events:PutEvents`
+on that bus; and an event received from another account is not forwarded again.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,20 +81,45 @@ class EventBus:
         self.runtime = runtime
         self.region = region
 
-    def put(self, event: dict[str, Any]) -> BusReport:
+    def put(self, event: dict[str, Any], bus_account: str | None = None) -> BusReport:
+        """Match `event` against the rules of `bus_account`'s default bus (the event's own account
+        unless it was forwarded) and deliver it to their targets."""
         from moto.events.models import events_backends
 
         report = BusReport(event)
-        backend = events_backends[event["account"]][self.region]
+        account = bus_account or event["account"]
+        backend = events_backends[account][self.region]
         for rule in list(backend.event_buses["default"].rules.values()):
             if rule.state != "ENABLED" or not rule.event_pattern:
                 continue
             if not rule.event_pattern.matches_event(event):
                 continue
             for target in rule.targets:
+                if target["Arn"].split(":")[2] == "events":
+                    report.deliveries.extend(self._forward(rule.name, target, event, account))
+                    continue
                 payload = _target_input(target, event)
                 report.deliveries.append(self._deliver(rule.name, target, payload))
         return report
+
+    def _forward(self, rule: str, target: dict[str, Any], event: dict[str, Any], sender: str) -> list[Delivery]:
+        """A rule's event bus target: the other bus's deliveries, or why EventBridge would not deliver."""
+        arn: str = target["Arn"]
+        _, partition, _, region, receiver, resource = arn.split(":", 5)
+        refused = Delivery(rule, target["Id"], arn, event, "")
+        if sender != event["account"]:
+            refused.result = "not delivered: an event received from another account is not forwarded again"
+        elif region != self.region:
+            refused.result = f"not delivered: the local engine runs one region ({self.region}), not {region}"
+        elif receiver == sender:
+            refused.result = "not delivered: the local engine has no custom event buses"
+        elif problem := _cross_account_problem(target, partition, sender, receiver, resource):
+            refused.result = f"failed: {problem}"
+        else:
+            forwarded = self.put(event, bus_account=receiver)
+            delivered = Delivery(rule, target["Id"], arn, event, f"forwarded to {receiver}")
+            return [delivered, *forwarded.deliveries]
+        return [refused]
 
     def _deliver(self, rule: str, target: dict[str, Any], payload: Any) -> Delivery:
         arn: str = target["Arn"]
@@ -119,6 +152,83 @@ class EventBus:
         else:
             delivery.result = f"not delivered: the local engine has no {service} targets"
         return delivery
+
+
+def _cross_account_problem(target: dict[str, Any], partition: str, sender: str, receiver: str, bus: str) -> str | None:
+    """Why EventBridge would not put a `sender` event on `receiver`'s bus, or None."""
+    from moto.events.models import events_backends
+
+    bus_arn = f"arn:{partition}:events:{target['Arn'].split(':')[3]}:{receiver}:{bus}"
+    name = bus.split("/", 1)[-1]
+    buses = events_backends[receiver][target["Arn"].split(":")[3]].event_buses
+    policy = json.loads(buses[name].policy) if name in buses and buses[name].policy else {"Statement": []}
+    grant = next((g for g in map(_grant_of(sender), policy["Statement"]) if g), None)
+    if grant is None:
+        return f"the policy of {bus_arn} does not let account {sender} put events"
+    role = target.get("RoleArn")
+    if grant == "organization" and not role:
+        return "a rule sending to another account's bus on its organization's permission needs a role (RoleArn)"
+    if role and (problem := _role_problem(role, sender, bus_arn)):
+        return problem
+    return None
+
+
+def _grant_of(sender: str) -> Any:
+    """A statement → "account" (it names the sender), "organization" (the sender's), or None."""
+    from harbormaster.local.sts_rules import org_of
+
+    def grant(statement: dict[str, Any]) -> str | None:
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        if statement.get("Effect") != "Allow" or not {"events:PutEvents", "events:*"} & set(actions):
+            return None
+        principal = statement.get("Principal")
+        principals = principal.get("AWS") if isinstance(principal, dict) else principal
+        principals = [principals] if isinstance(principals, str) else principals or []
+        conditions = statement.get("Condition") or {}
+        if any(p == sender or p.endswith(f":iam::{sender}:root") for p in principals) and not conditions:
+            return "account"
+        wanted = (conditions.get("StringEquals") or {}).get("aws:PrincipalOrgID")
+        organization = org_of(sender)
+        if "*" in principals and list(conditions) == ["StringEquals"] and organization and wanted == organization:
+            return "organization"
+        return None  # fail closed: a condition the engine cannot judge
+
+    return grant
+
+
+def _role_problem(role_arn: str, sender: str, bus_arn: str) -> str | None:
+    """Why EventBridge could not use the rule's role to put on `bus_arn`, or None."""
+    from moto.iam.models import iam_backends
+
+    name = role_arn.rsplit("/", 1)[-1]
+    role = next((r for r in iam_backends[sender]["global"].roles.values() if r.name == name), None)
+    if role is None or role_arn.split(":")[4] != sender:
+        return f"the rule's role {role_arn} does not exist in account {sender}"
+    trust = json.loads(role.assume_role_policy_document)
+    if not any(
+        "events.amazonaws.com" in json.dumps(s.get("Principal")) and s.get("Effect") == "Allow"
+        for s in _statements(trust)
+    ):
+        return f"EventBridge (events.amazonaws.com) may not assume {role_arn}"
+    for document in role.policies.values():
+        for statement in _statements(json.loads(document) if isinstance(document, str) else document):
+            actions = statement.get("Action")
+            actions = [actions] if isinstance(actions, str) else actions or []
+            resources = statement.get("Resource")
+            resources = [resources] if isinstance(resources, str) else resources or []
+            if (
+                statement.get("Effect") == "Allow"
+                and {"events:PutEvents", "events:*"} & set(actions)
+                and any(fnmatchcase(bus_arn, r) for r in resources)
+            ):
+                return None
+    return f"the rule's role {role_arn} may not events:PutEvents on {bus_arn}"
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = policy.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
 
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:

@@ -24,6 +24,15 @@ def session_in(account: str, region: str) -> boto3.session.Session:
     return session
 
 
+def create(management: str, region: str, organization_id: str) -> None:
+    """The organization `organization_id`, `management` its management account (moto draws ids at
+    random; the hub stack's OrganizationId parameter must name it before it exists there)."""
+    from unittest import mock
+
+    with mock.patch("moto.organizations.utils.make_random_org_id", return_value=organization_id):
+        session_in(management, region).client("organizations").create_organization(FeatureSet="ALL")
+
+
 def deploy_spoke(hub: str, account: str, region: str, external_id: str, organization_id: str | None = None) -> str:
     """spoke.yaml in `account`, a member of the hub's organization (created on first use);
     `organization_id` writes another organization into its trust policy. The spoke role's ARN."""

@@ -169,6 +169,8 @@ def _provision(
             stack.physical_ids[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
     for logical_id, resource in cfn_template["Resources"].items():
         kind = resource["Type"]
+        if "Condition" in resource and not resources.lazy_condition_map[resource["Condition"]]:
+            continue  # as CloudFormation: a resource whose condition is false is not created
         if kind in _EXTRA_TYPES:
             props = clean_json(resource.get("Properties", {}), resources)
             try:
@@ -373,6 +375,16 @@ def _secret(props: dict[str, Any], region: str) -> str:
     return str(response["ARN"])
 
 
+def _event_bus_policy(props: dict[str, Any], region: str) -> str:
+    """A statement of the default bus's resource policy (moto's CloudFormation skips the type)."""
+    statement = {**props["Statement"], "Sid": props["StatementId"]}
+    boto3.client("events", region_name=region).put_permission(
+        EventBusName=props.get("EventBusName", "default"),
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    return str(props["StatementId"])
+
+
 def _http_api(props: dict[str, Any], region: str) -> str:
     """The HTTP API (the Slack endpoint's). Requests never reach it locally: `LocalEngine.click`
     invokes the function with the HTTP API event instead."""
@@ -392,4 +404,5 @@ _EXTRA_TYPES = {
     "AWS::Scheduler::Schedule": _scheduler_schedule,
     "AWS::CloudWatch::Alarm": _cloudwatch_alarm,
     "AWS::SecretsManager::Secret": _secret,
+    "AWS::Events::EventBusPolicy": _event_bus_policy,
 }

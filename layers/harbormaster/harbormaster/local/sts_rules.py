@@ -46,7 +46,7 @@ def _check(caller: str, role_arn: str, external_id: str | None) -> None:
     role = next((r for r in iam_backends[account][partition].roles.values() if r.name == name), None)
     if role is None:
         raise denied
-    facts = {"sts:externalid": external_id, "aws:principalaccount": caller, "aws:principalorgid": _org_of(caller)}
+    facts = {"sts:externalid": external_id, "aws:principalaccount": caller, "aws:principalorgid": org_of(caller)}
     trust = json.loads(role.assume_role_policy_document)
     statements = trust["Statement"] if isinstance(trust["Statement"], list) else [trust["Statement"]]
     if not any(_allows(statement, caller, facts) for statement in statements):
@@ -72,7 +72,7 @@ def _allows(statement: dict[str, Any], caller: str, facts: dict[str, str | None]
     return True
 
 
-def _org_of(account: str) -> str | None:
+def org_of(account: str) -> str | None:
     from moto.organizations.models import organizations_backends
 
     master, partition = organizations_backends.master_accounts.get(account, (account, "aws"))

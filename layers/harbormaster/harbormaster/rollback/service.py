@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from harbormaster import clock
+from harbormaster.accounts import Scope, environment_scope, is_at, scoped_client
 from harbormaster.clients import client
 from harbormaster.config import HarbormasterConfig
 from harbormaster.deploy import commands
@@ -42,24 +43,34 @@ class Decision:
 
 
 def guarded_environments(config: HarbormasterConfig, alarm: AlarmStateChange) -> list[str]:
-    """Environments whose `guard_alarms` name this alarm (by name or ARN) or that its tag names."""
+    """Environments living where the alarm is (its account and region) whose `guard_alarms` name
+    it (by name or ARN) or that its tag names. An alarm of the same name in another account (its
+    events forwarded here by spoke.yaml) guards nothing of this one."""
     name, arn = alarm.detail.alarm_name, alarm.alarm_arn
+    here = {
+        env: scope
+        for env, settings in config.environments.items()
+        if is_at(scope := environment_scope(settings, config.spokes), alarm.account, alarm.region)
+    }
     found = [
         env
-        for env, settings in config.environments.items()
-        if name in settings.guard_alarms or (arn and arn in settings.guard_alarms)
+        for env in here
+        if name in config.environments[env].guard_alarms or (arn and arn in config.environments[env].guard_alarms)
     ]
-    if arn:
-        try:
-            tags = client("cloudwatch").list_tags_for_resource(ResourceARN=arn).get("Tags", [])
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            tags = []
-        for tag in tags:
+    if arn and here:  # tags are read only where an environment lives (another account: its spoke role)
+        for tag in _tags(arn, next(iter(here.values()))):
             if tag["Key"] == GUARDS_TAG:
-                found += [e for e in re.split(r"[\s,]+", tag["Value"]) if e in config.environments]
+                found += [e for e in re.split(r"[\s,]+", tag["Value"]) if e in here]
     return sorted(set(found))
+
+
+def _tags(arn: str, scope: Scope) -> list[dict[str, str]]:
+    try:
+        return list(scoped_client("cloudwatch", scope).list_tags_for_resource(ResourceARN=arn).get("Tags", []))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        return []
 
 
 def handle_alarm(
