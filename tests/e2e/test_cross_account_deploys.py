@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harbormaster.cli.main import main
+from harbormaster.deploy.ecs import FALLBACK_SECONDS
 from harbormaster.config import load_config
 from harbormaster.doctor.checks import diagnose
 from harbormaster.doctor.findings import Status
@@ -114,10 +115,14 @@ def history(capsys: pytest.CaptureFixture[str]) -> list[tuple[str, str, str]]:
 def test_a_push_in_the_registry_account_deploys_the_spoke_service_and_its_alarm_rolls_it_back(
     org: Organization, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    before = org.engine.clock.now
     first, report = org.engine.push_image(REPO, "main-1", account=REGISTRY)
 
     assert [d.result for d in report.bus.deliveries][:1] == [f"forwarded to {ACCOUNT}"]
     assert [e.status for e in report.executions] == ["SUCCEEDED"]
+    # Woken by the spoke's forwarded ECS event, not by the fallback look FALLBACK_SECONDS later.
+    assert "WakeFunction" in [i.logical_id for i in report.invocations]
+    assert (org.engine.clock.now - before).total_seconds() < FALLBACK_SECONDS
     assert org.image_running() == org.image(first)  # the registry account's image, in the spoke's service
     known_good = org.running()
     assert known_good.split(":")[4] == SERVICES
@@ -178,3 +183,39 @@ def test_without_its_spoke_stack_a_registry_forwards_nothing_and_doctor_says_why
         assert unreachable.status is Status.PROBLEM
     finally:
         world.engine.stop()
+
+
+def _forwarding_rule(engine: LocalEngine, account: str, to: str, role: str | None) -> None:
+    events = engine.account(account).client("events")
+    events.put_rule(Name="to-elsewhere", EventPattern=json.dumps({"source": ["aws.ecr"]}))
+    target = {"Id": "bus", "Arn": f"arn:aws:events:{REGION}:{to}:event-bus/default"}
+    events.put_targets(Rule="to-elsewhere", Targets=[{**target, **({"RoleArn": role} if role else {})}])
+
+
+def test_the_engine_forwards_between_accounts_only_as_eventbridge_does(org: Organization) -> None:
+    """A rule on the organization's permission needs a role, and a received event goes no further."""
+    third = "333333333333"
+    org.engine.deploy_spoke(third, EXTERNAL_ID)
+    events = org.engine.account(third).client("events")
+    events.remove_targets(Rule=_rule_of(events), Ids=["hub"])
+    _forwarding_rule(org.engine, third, ACCOUNT, role=None)
+
+    _, without_role = org.engine.push_image(REPO, "main-1", account=third)
+
+    [refused] = without_role.bus.deliveries
+    assert refused.result == (
+        "failed: a rule sending to another account's bus on its organization's permission needs a role (RoleArn)"
+    )
+    _forwarding_rule(org.engine, ACCOUNT, third, role=f"arn:aws:iam::{ACCOUNT}:role/anything")  # hub → third
+
+    _, received = org.engine.push_image(REPO, "main-2", account=REGISTRY)
+
+    onward = [d for d in received.bus.deliveries if d.rule == "to-elsewhere"]
+    assert [d.result for d in onward] == [
+        "not delivered: an event received from another account is not forwarded again"
+    ]
+
+
+def _rule_of(events: Any) -> str:
+    [rule] = [r["Name"] for r in events.list_rules()["Rules"] if "ForwardToHub" in r["Name"]]
+    return rule
