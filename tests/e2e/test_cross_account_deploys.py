@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from harbormaster.cli.main import main
-from harbormaster.deploy.ecs import FALLBACK_SECONDS
 from harbormaster.config import load_config
+from harbormaster.deploy.ecs import FALLBACK_SECONDS
 from harbormaster.doctor.checks import diagnose
 from harbormaster.doctor.findings import Status
 from harbormaster.local import LocalEngine

@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 import boto3
