@@ -67,3 +67,14 @@ def test_the_hubs_own_account_and_region_use_the_shared_clients(assumed: list[st
 def test_a_wrong_external_id_is_refused_by_sts() -> None:
     with pytest.raises(Exception, match="AccessDenied"):
         scoped_client("ec2", Scope(account=SPOKE, spokes=Spokes(external_id="guessed"))).describe_instances()
+
+
+def test_an_event_is_placed_by_its_account_and_region_however_the_scope_was_written() -> None:
+    """An event names its account and region; the hub's may be configured by id or left out."""
+    assert accounts.is_at(HOME, HUB, REGION)
+    assert accounts.is_at(Scope(account=HUB, region=REGION), HUB, REGION)
+    assert not accounts.is_at(HOME, SPOKE, REGION)  # the same alarm name in a spoke is another alarm
+    assert not accounts.is_at(HOME, HUB, "us-east-1")
+    assert accounts.is_at(Scope(account=SPOKE, spokes=SPOKES), SPOKE, REGION)
+    assert not accounts.is_at(Scope(account=SPOKE, spokes=SPOKES), SPOKE, "us-east-1")
+    assert accounts.is_at(Scope(account=SPOKE, region="us-east-1"), SPOKE, "us-east-1")

@@ -93,6 +93,19 @@ def test_the_example_configuration_is_valid(root: Path) -> None:
             "conf.yaml:3: schedules.office.regions.0: String should match pattern",
         ),
         (
+            VALID_ENV + "    account: '111111111111'\n",
+            "conf.yaml:3: environments.api: account/region: only an ECS environment may live in "
+            "another account or region",
+        ),
+        (
+            VALID_ENV + "    registry: {account: 222222222222}\n",
+            "conf.yaml:7: environments.api.registry.account: write the account id in quotes ('222222222222')",
+        ),
+        (
+            VALID_ENV + "    registry: {region: Seoul}\n",
+            "conf.yaml:7: environments.api.registry.region: String should match pattern",
+        ),
+        (
             "spokes: {external_id: 'has space'}\n",
             "conf.yaml:1: spokes.external_id: String should match pattern",
         ),
@@ -198,3 +211,18 @@ def test_a_slack_route_is_a_webhook_or_a_channel_and_a_channel_needs_the_bot_tok
     assert "slack.routes.ops.channel" in bad_id
     bot = parse_config(base.replace("ROUTE", "{channel: C0123ABCD}") + "  bot_token_secret: hm/bot\n")
     assert bot.slack.routes["ops"].channel == "C0123ABCD"
+
+
+def test_an_ecs_environment_may_live_in_another_account_with_its_images_in_a_third() -> None:
+    text = (
+        "environments:\n  web:\n    repository: web\n    tags: [main-*]\n"
+        "    target: {type: ecs, cluster: c, service: s, container: web}\n"
+        "    account: '111111111111'\n    region: us-east-1\n    registry: {account: '222222222222'}\n"
+    )
+    web = parse_config(text, "conf.yaml").environments["web"]
+    assert (web.account, web.region, web.registry.account, web.registry.region) == (
+        "111111111111",
+        "us-east-1",
+        "222222222222",
+        None,
+    )

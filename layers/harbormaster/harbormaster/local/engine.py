@@ -505,7 +505,7 @@ class LocalEngine:
         """Put the events the simulated services (Run Command, ECS) announced on the bus; False if none."""
         events = self.fleet.take_events()
         for event in events:
-            self.bus.put(normalise(event, ACCOUNT, REGION))
+            self.bus.put(normalise(event, event.get("account", ACCOUNT), REGION))  # ECS: the service's account
         return bool(events)
 
     def deliver_queued(self) -> None:

@@ -56,7 +56,9 @@ class BusReport:
 
 
 def normalise(event: Any, account: str, region: str) -> dict[str, Any]:
-    """Fill what PutEvents would (id, time, account, region, resources); refuse non-events."""
+    """Fill what PutEvents would (id, time, resources); refuse non-events. The event is emitted on
+    `account`'s bus in `region`, so it carries them, as every AWS event does, whatever a sample
+    said (a sample from us-west-2 sent to the engine arrives as one of the engine's region)."""
     if not isinstance(event, dict):
         raise EventError("an EventBridge event is a JSON object")
     missing = [key for key in ("source", "detail-type", "detail") if key not in event]
@@ -73,6 +75,7 @@ def normalise(event: Any, account: str, region: str) -> dict[str, Any]:
         "resources": [],
     }
     full.update(event)
+    full.update(account=account, region=region)
     return full
 
 
