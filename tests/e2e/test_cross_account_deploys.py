@@ -77,8 +77,33 @@ def _alarm(engine: LocalEngine, account: str) -> None:
     )
 
 
+PULL_BY_THE_ORGANIZATION = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "TasksOfTheOrganizationPull",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION}},
+        }
+    ],
+}
+
+
+def _registry(engine: LocalEngine, pull_policy: bool) -> None:
+    """The repository in the registry account, its policy letting the organization's tasks pull."""
+    ecr = engine.account(REGISTRY).client("ecr")
+    ecr.create_repository(repositoryName=REPO, imageScanningConfiguration={"scanOnPush": True})
+    if pull_policy:
+        ecr.set_repository_policy(repositoryName=REPO, policyText=json.dumps(PULL_BY_THE_ORGANIZATION))
+
+
 def start(
-    tmp_path: Path, organization_id: str | None = ORGANIZATION, spokes: tuple[str, ...] = (SERVICES, REGISTRY)
+    tmp_path: Path,
+    organization_id: str | None = ORGANIZATION,
+    spokes: tuple[str, ...] = (SERVICES, REGISTRY),
+    pull_policy: bool = True,
 ) -> Organization:
     path = tmp_path / "harbormaster.yaml"
     path.write_text(CONFIG)
@@ -96,6 +121,7 @@ def start(
     )
     _alarm(engine, SERVICES)
     _alarm(engine, ACCOUNT)  # the same name in the hub: not the environment's alarm
+    _registry(engine, pull_policy)
     return Organization(engine)
 
 
@@ -144,6 +170,14 @@ def test_a_push_in_the_registry_account_deploys_the_spoke_service_and_its_alarm_
         ("main-2", "push", "ROLLED_BACK"),
         ("main-1", "rollback", "SUCCEEDED"),
     ]
+    findings = {
+        f.check: f
+        for f in diagnose(load_config(str(org.engine.config_path)), ENV, probe_instances=False)
+        if f.scope == ENV
+    }
+    assert {
+        c: findings[c].status for c in ("repository", "guard alarms", "ecs service", "registry pull")
+    } == dict.fromkeys(("repository", "guard alarms", "ecs service", "registry pull"), Status.OK)
 
 
 def test_a_push_of_the_same_repository_name_in_another_account_deploys_nothing(org: Organization) -> None:
@@ -152,6 +186,25 @@ def test_a_push_of_the_same_repository_name_in_another_account_deploys_nothing(o
     assert in_the_hub.bus.matched  # the router saw it
     assert not in_the_hub.executions
     assert "bootstrap" in org.image_running()
+
+
+def test_a_registry_that_does_not_let_the_spoke_pull_fails_the_deploy_and_the_service_stays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As on AWS: the tasks cannot pull (CannotPullContainerError), the circuit breaker rolls back."""
+    world = start(tmp_path, pull_policy=False)
+    try:
+        _, report = world.engine.push_image(REPO, "main-1", account=REGISTRY)
+
+        assert [e.status for e in report.executions] == ["FAILED"]
+        assert "bootstrap" in world.image_running()
+        assert history(capsys) == [("main-1", "push", "FAILED")]
+        findings = diagnose(load_config(str(tmp_path / "harbormaster.yaml")), ENV, probe_instances=False)
+        [pull] = [f for f in findings if f.scope == ENV and f.check == "registry pull"]
+        assert pull.status is Status.PROBLEM
+        assert f"does not let account {SERVICES} pull" in pull.detail
+    finally:
+        world.engine.stop()
 
 
 def test_without_the_hub_bus_policy_the_spokes_events_never_arrive(tmp_path: Path) -> None:

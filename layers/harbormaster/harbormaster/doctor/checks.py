@@ -3,12 +3,14 @@ for the instance probe (`probe.py`), a read-only shell command (skip it with `pr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harbormaster.accounts import Scope, environment_scope, registry_scope, scoped_client
+from harbormaster.accounts import Scope, environment_scope, local, registry_scope, scoped_client
 from harbormaster.clients import client
 from harbormaster.config import Environment, HarbormasterConfig
 from harbormaster.config.models import Ec2Target, EcsTarget, Spokes
@@ -143,6 +145,8 @@ def _environment(
     home, registry = environment_scope(environment, spokes), registry_scope(environment, spokes)
     try:
         findings = [_repository(environment, registry, found), *_alarms(environment, home, found)]
+        if local(registry).account != local(home).account:
+            findings.append(_registry_pull(environment, home, registry, found))
         target = environment.target
         if isinstance(target, EcsTarget):
             return [*findings, *_ecs(name, target, home, found)]
@@ -187,6 +191,55 @@ def _repository(environment: Environment, registry: Scope, found: Found) -> Find
             "--image-scanning-configuration scanOnPush=true",
         )
     return found("repository", Status.OK, f"{repository['repositoryUri']}" + (" (scan on push)" if scanning else ""))
+
+
+def _registry_pull(environment: Environment, home: Scope, registry: Scope, found: Found) -> Finding:
+    """Can the service's account pull from the registry account? Its repository policy must say so
+    (by account, or by organization), else every task stops with CannotPullContainerError."""
+    puller = local(home).account or str(client("sts").get_caller_identity()["Account"])
+    fix = (
+        f"aws ecr set-repository-policy --repository-name {environment.repository} (in account "
+        f"{registry.account or 'of the hub'}): allow ecr:BatchGetImage, ecr:GetDownloadUrlForLayer and "
+        f"ecr:BatchCheckLayerAvailability to account {puller} (or to your organization with aws:PrincipalOrgID)"
+    )
+    ecr = scoped_client("ecr", registry)
+    try:
+        text = ecr.get_repository_policy(repositoryName=environment.repository)["policyText"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "RepositoryPolicyNotFoundException":
+            raise
+        return found(
+            "registry pull", Status.PROBLEM, f"the repository has no policy: it does not let account {puller} pull", fix
+        )
+    if _lets_pull(json.loads(text), puller, _organization()):
+        return found("registry pull", Status.OK, f"account {puller} may pull {environment.repository}")
+    return found("registry pull", Status.PROBLEM, f"the repository policy does not let account {puller} pull", fix)
+
+
+def _lets_pull(policy: dict[str, Any], account: str, organization: str | None) -> bool:
+    statements = policy.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        principal = statement.get("Principal")
+        principals = principal.get("AWS") if isinstance(principal, dict) else principal
+        principals = [principals] if isinstance(principals, str) else principals or []
+        if statement.get("Effect") != "Allow" or not any(fnmatchcase("ecr:BatchGetImage", a) for a in actions):
+            continue
+        if any(p == account or p.endswith(f":iam::{account}:root") for p in principals):
+            return True
+        wanted = (statement.get("Condition") or {}).get("StringEquals", {}).get("aws:PrincipalOrgID")
+        if "*" in principals and wanted is not None and wanted == organization:
+            return True
+    return False
+
+
+def _organization() -> str | None:
+    """The hub's organization (the spokes' too: their roles trust only it)."""
+    try:
+        return str(client("organizations").describe_organization()["Organization"]["Id"])
+    except ClientError:
+        return None
 
 
 def _alarms(environment: Environment, scope: Scope, found: Found) -> list[Finding]:

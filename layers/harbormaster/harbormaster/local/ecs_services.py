@@ -19,14 +19,19 @@ after that time sees it ended).
 
 Services of every account of the engine's world roll out alike; each event carries its service's
 account, so a spoke's event lands on the spoke's bus (and reaches the hub only if a rule there
-forwards it).
+forwards it). An image in another account's ECR is pulled only if that repository's policy lets the
+service's account (or its organization) `ecr:BatchGetImage`; else its tasks stop with
+CannotPullContainerError and the deployment fails, as on AWS.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 from uuid import uuid4
@@ -213,7 +218,8 @@ class EcsServices:
             del self._rolling[key]
             service = backend.services[rolling.service_key]
             deployment = rolling.deployment
-            if service.desired_count > 0 and self._uses(backend, deployment["taskDefinition"], self.faults.bad_images):
+            failing = self._uses(backend, deployment["taskDefinition"], self.faults.bad_images)
+            if service.desired_count > 0 and (failing or self._cannot_pull(backend, deployment["taskDefinition"])):
                 deployment.update(
                     rolloutState="FAILED",
                     rolloutStateReason=CIRCUIT_BREAKER_REASON,
@@ -277,10 +283,54 @@ class EcsServices:
             events, self.outbox = self.outbox, []
             return events
 
+    def _cannot_pull(self, backend: Any, task_definition: str) -> bool:
+        """Does a container's image sit in another account's ECR that does not let this one pull?"""
+        definition = backend.describe_task_definition(task_definition)
+        for container in definition.container_definitions:
+            found = _ECR_IMAGE.match(str(container.get("image", "")))
+            if (
+                found
+                and found["registry"] != backend.account_id
+                and not _pull_allowed(backend.account_id, **found.groupdict())
+            ):
+                return True
+        return False
+
     @staticmethod
     def _uses(backend: Any, task_definition: str, images: set[str]) -> bool:
         definition = backend.describe_task_definition(task_definition)
         return any(c.get("image") in images for c in definition.container_definitions)
+
+
+_ECR_IMAGE = re.compile(
+    r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<repository>[^:@]+)"
+)
+
+
+def _pull_allowed(puller: str, registry: str, region: str, repository: str) -> bool:
+    """Does the repository's policy allow `puller` ecr:BatchGetImage (by account, or by organization)?"""
+    from moto.ecr.models import ecr_backends
+
+    from harbormaster.local.sts_rules import org_of
+
+    found = ecr_backends[registry][region].repositories.get(repository)
+    if found is None or not found.policy:
+        return False
+    statements = json.loads(found.policy).get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        principal = statement.get("Principal")
+        principals = principal.get("AWS") if isinstance(principal, dict) else principal
+        principals = [principals] if isinstance(principals, str) else principals or []
+        if statement.get("Effect") != "Allow" or not any(fnmatchcase("ecr:BatchGetImage", a) for a in actions):
+            continue
+        if any(p == puller or p.endswith(f":iam::{puller}:root") for p in principals):
+            return True
+        organization = (statement.get("Condition") or {}).get("StringEquals", {}).get("aws:PrincipalOrgID")
+        if "*" in principals and organization is not None and organization == org_of(puller):
+            return True
+    return False
 
 
 def _deployment_id() -> str:
