@@ -52,6 +52,7 @@ unit: $(STAMP)
 
 validate: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" sam validate --lint
+	$(BIN)/cfn-lint spoke.yaml
 	for file in statemachines/*.asl.json; do npx --no-install asl-validator --json-path "$$file" || exit 1; done
 
 # checkov in its own venv: its dependencies would fight the stack's pinned ones.
@@ -62,7 +63,7 @@ $(CHECKOV):
 	touch $(CHECKOV)
 
 security: $(CHECKOV)  # cfn-lint runs in `validate` (sam validate --lint); skipped checkov checks are explained in .checkov.yaml
-	.venv-checkov/bin/checkov -f template.yaml --config-file .checkov.yaml 2>/dev/null
+	.venv-checkov/bin/checkov -f template.yaml -f spoke.yaml --config-file .checkov.yaml 2>/dev/null
 
 build: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" sam build
