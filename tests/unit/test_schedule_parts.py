@@ -10,10 +10,11 @@ from unittest import mock
 
 import pytest
 from moto import mock_aws
+from pydantic import ValidationError
 
 from harbormaster.accounts import HOME, Scope
 from harbormaster.clients import reset_clients
-from harbormaster.schedule.models import Part
+from harbormaster.schedule.models import Part, RunInput
 from harbormaster.schedule.parts import finish
 from harbormaster.schedule.summary import SHOWN, ScheduleSummary, events, merge
 from harbormaster.state.run_parts import RunParts
@@ -96,3 +97,14 @@ def test_the_summary_of_a_large_run_says_how_many_it_does_not_list() -> None:
     message, _ = render(None, event.model_dump_json())
     assert message.text.endswith("office-hours: 200 resource(s)")
     assert f"{2 * SHOWN} ({SHOWN} listed): " in str(message.body())
+
+
+@pytest.mark.parametrize(
+    "extra", [{"action": "stop", "schedule": "office"}, {"dry_run": True}], ids=["one-shot", "dry run"]
+)
+def test_a_part_is_refused_with_an_action_or_a_dry_run(extra: dict[str, object]) -> None:
+    """A part counts itself into its run's summary: a one-shot or a dry run would count what it did not do."""
+    part = {"run_id": "r1", "scope": {"account": "111111111111"}, "of": 2}
+    RunInput.model_validate({"part": part})
+    with pytest.raises(ValidationError, match="a part belongs to a scheduled run"):
+        RunInput.model_validate({"part": part, **extra})

@@ -59,10 +59,10 @@ def run(config: HarbormasterConfig, request: RunInput, now: datetime) -> tuple[R
     if request.schedule is not None and request.schedule not in config.schedules:
         raise UnknownSchedule(f"schedule {request.schedule!r} is not in the configuration")
     found = _discover(config, report, request.part.scope if request.part else None)
+    covered = {name: _scopes_of(schedule, config) for name, schedule in config.schedules.items()}
     members: dict[tuple[str, Scope], list[Resource]] = defaultdict(list)
     for resource in found:
-        schedule = config.schedules.get(resource.schedule)
-        if schedule is not None and resource.scope not in _scopes_of(schedule, config):
+        if resource.schedule in covered and resource.scope not in covered[resource.schedule]:
             why = f"schedule {resource.schedule!r} does not name {resource.scope}"
             report.outcomes.append(_outcome(resource, "-", "skipped", why, request))
             continue
@@ -125,19 +125,17 @@ def _discover(config: HarbormasterConfig, report: RunReport, only: Scope | None)
             resources_here, skipped = resources.discover(scope)
         except (ClientError, BotoCoreError) as exc:
             logger.exception("cannot reach an account or region", extra={"scope": str(scope)})
-            why = f"cannot reach {scope}: {exc}"
-            report.outcomes.append(
-                Outcome(kind="scope", id=str(scope), schedule="-", desired="-", action="failed", reason=why)
-            )
+            report.outcomes.append(_unscheduled("scope", str(scope), "failed", f"cannot reach {scope}: {exc}"))
             continue
         found += resources_here
         for kind, identifier, why in skipped:
-            report.outcomes.append(
-                Outcome(
-                    kind=kind, id=scope.qualify(identifier), schedule="-", desired="-", action="skipped", reason=why
-                )
-            )
+            report.outcomes.append(_unscheduled(kind, scope.qualify(identifier), "skipped", why))
     return found
+
+
+def _unscheduled(kind: str, identifier: str, action: str, why: str) -> Outcome:
+    """An outcome of no schedule: an account, region or calendar that failed, a resource skipped."""
+    return Outcome(kind=kind, id=identifier, schedule="-", desired="-", action=action, reason=why)
 
 
 def _observed(resource: Resource) -> dict[str, Any]:
@@ -190,16 +188,7 @@ class _ChangeCalendars:
         except (ClientError, BotoCoreError) as exc:
             logger.exception("cannot read a change calendar", extra={"calendars": names})
             why = f"change calendar {', '.join(names)} cannot be read: {exc}"
-            self.report.outcomes.append(
-                Outcome(
-                    kind="scope",
-                    id=f"calendar:{','.join(names)}",
-                    schedule="-",
-                    desired="-",
-                    action="failed",
-                    reason=why,
-                )
-            )
+            self.report.outcomes.append(_unscheduled("scope", f"calendar:{','.join(names)}", "failed", why))
             return "any", f"{why}; left as it is"
         if until is None:
             return None
