@@ -26,7 +26,6 @@ CannotPullContainerError and the deployment fails, as on AWS.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -311,24 +310,20 @@ def _pull_allowed(puller: str, registry: str, region: str, repository: str) -> b
     """Does the repository's policy allow `puller` ecr:BatchGetImage (by account, or by organization)?"""
     from moto.ecr.models import ecr_backends
 
+    from harbormaster.local.policies import listed, names_account, principals, statements
     from harbormaster.local.sts_rules import org_of
 
     found = ecr_backends[registry][region].repositories.get(repository)
     if found is None or not found.policy:
         return False
-    statements = json.loads(found.policy).get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = statement.get("Action")
-        actions = [actions] if isinstance(actions, str) else actions or []
-        principal = statement.get("Principal")
-        principals = principal.get("AWS") if isinstance(principal, dict) else principal
-        principals = [principals] if isinstance(principals, str) else principals or []
+    for statement in statements(found.policy):
+        actions = listed(statement, "Action")
         if statement.get("Effect") != "Allow" or not any(fnmatchcase("ecr:BatchGetImage", a) for a in actions):
             continue
-        if any(p == puller or p.endswith(f":iam::{puller}:root") for p in principals):
+        if names_account(statement, puller):
             return True
         organization = (statement.get("Condition") or {}).get("StringEquals", {}).get("aws:PrincipalOrgID")
-        if "*" in principals and organization is not None and organization == org_of(puller):
+        if "*" in principals(statement) and organization is not None and organization == org_of(puller):
             return True
     return False
 

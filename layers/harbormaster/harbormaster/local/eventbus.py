@@ -26,6 +26,7 @@ from jsonpath_ng import parse as jsonpath
 
 from harbormaster import clock
 from harbormaster.local import topic_keys
+from harbormaster.local.policies import listed, names_account, principals, statements
 from harbormaster.local.runtime import Invocation, LambdaRuntime
 
 ASYNC_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries.
@@ -164,8 +165,8 @@ def _cross_account_problem(target: dict[str, Any], partition: str, sender: str, 
     bus_arn = f"arn:{partition}:events:{target['Arn'].split(':')[3]}:{receiver}:{bus}"
     name = bus.split("/", 1)[-1]
     buses = events_backends[receiver][target["Arn"].split(":")[3]].event_buses
-    policy = json.loads(buses[name].policy) if name in buses and buses[name].policy else {"Statement": []}
-    grant = next((g for g in map(_grant_of(sender), policy["Statement"]) if g), None)
+    policy = buses[name].policy if name in buses and buses[name].policy else {}
+    grant = next((g for g in map(_grant_of(sender), statements(policy)) if g), None)
     if grant is None:
         return f"the policy of {bus_arn} does not let account {sender} put events"
     role = target.get("RoleArn")
@@ -181,20 +182,17 @@ def _grant_of(sender: str) -> Any:
     from harbormaster.local.sts_rules import org_of
 
     def grant(statement: dict[str, Any]) -> str | None:
-        actions = statement.get("Action")
-        actions = [actions] if isinstance(actions, str) else actions or []
-        if statement.get("Effect") != "Allow" or not {"events:PutEvents", "events:*"} & set(actions):
+        if statement.get("Effect") != "Allow" or not {"events:PutEvents", "events:*"} & set(
+            listed(statement, "Action")
+        ):
             return None
-        principal = statement.get("Principal")
-        principals = principal.get("AWS") if isinstance(principal, dict) else principal
-        principals = [principals] if isinstance(principals, str) else principals or []
         conditions = statement.get("Condition") or {}
-        if any(p == sender or p.endswith(f":iam::{sender}:root") for p in principals) and not conditions:
+        if names_account(statement, sender) and not conditions:
             return "account"
         wanted = (conditions.get("StringEquals") or {}).get("aws:PrincipalOrgID")
         organization = org_of(sender)
-        if "*" in principals and list(conditions) == ["StringEquals"] and organization and wanted == organization:
-            return "organization"
+        if "*" in principals(statement) and list(conditions) == ["StringEquals"] and organization == wanted:
+            return "organization" if organization else None
         return None  # fail closed: a condition the engine cannot judge
 
     return grant
@@ -208,30 +206,20 @@ def _role_problem(role_arn: str, sender: str, bus_arn: str) -> str | None:
     role = next((r for r in iam_backends[sender]["global"].roles.values() if r.name == name), None)
     if role is None or role_arn.split(":")[4] != sender:
         return f"the rule's role {role_arn} does not exist in account {sender}"
-    trust = json.loads(role.assume_role_policy_document)
     if not any(
-        "events.amazonaws.com" in json.dumps(s.get("Principal")) and s.get("Effect") == "Allow"
-        for s in _statements(trust)
+        s.get("Effect") == "Allow" and "events.amazonaws.com" in principals(s, "Service")
+        for s in statements(role.assume_role_policy_document)
     ):
         return f"EventBridge (events.amazonaws.com) may not assume {role_arn}"
     for document in role.policies.values():
-        for statement in _statements(json.loads(document) if isinstance(document, str) else document):
-            actions = statement.get("Action")
-            actions = [actions] if isinstance(actions, str) else actions or []
-            resources = statement.get("Resource")
-            resources = [resources] if isinstance(resources, str) else resources or []
+        for statement in statements(document):
             if (
                 statement.get("Effect") == "Allow"
-                and {"events:PutEvents", "events:*"} & set(actions)
-                and any(fnmatchcase(bus_arn, r) for r in resources)
+                and {"events:PutEvents", "events:*"} & set(listed(statement, "Action"))
+                and any(fnmatchcase(bus_arn, r) for r in listed(statement, "Resource"))
             ):
                 return None
     return f"the rule's role {role_arn} may not events:PutEvents on {bus_arn}"
-
-
-def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    statements = policy.get("Statement", [])
-    return statements if isinstance(statements, list) else [statements]
 
 
 def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:

@@ -11,9 +11,10 @@ condition denies (fail closed), so a policy the engine cannot judge never passes
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from unittest import mock
+
+from harbormaster.local.policies import listed, names_account, statements
 
 CONDITION_KEYS = {"sts:externalid", "aws:principalorgid", "aws:principalaccount"}
 
@@ -47,20 +48,14 @@ def _check(caller: str, role_arn: str, external_id: str | None) -> None:
     if role is None:
         raise denied
     facts = {"sts:externalid": external_id, "aws:principalaccount": caller, "aws:principalorgid": org_of(caller)}
-    trust = json.loads(role.assume_role_policy_document)
-    statements = trust["Statement"] if isinstance(trust["Statement"], list) else [trust["Statement"]]
-    if not any(_allows(statement, caller, facts) for statement in statements):
+    if not any(_allows(statement, caller, facts) for statement in statements(role.assume_role_policy_document)):
         raise denied
 
 
 def _allows(statement: dict[str, Any], caller: str, facts: dict[str, str | None]) -> bool:
-    actions = statement.get("Action")
-    actions = [actions] if isinstance(actions, str) else actions or []
-    principals = (statement.get("Principal") or {}).get("AWS") if isinstance(statement.get("Principal"), dict) else None
-    principals = [principals] if isinstance(principals, str) else principals or []
-    if statement.get("Effect") != "Allow" or "sts:AssumeRole" not in actions:
+    if statement.get("Effect") != "Allow" or "sts:AssumeRole" not in listed(statement, "Action"):
         return False
-    if not any(p == caller or p.endswith(f":iam::{caller}:root") for p in principals):
+    if not names_account(statement, caller):
         return False
     for operator, conditions in (statement.get("Condition") or {}).items():
         for key, wanted in conditions.items():

@@ -13,6 +13,8 @@ from typing import Any
 
 import boto3
 
+from harbormaster.local.policies import listed, principals
+
 
 def publish_problem(topic_arn: str, service_principal: str, region: str) -> str | None:
     """Why `service_principal` (e.g. cloudwatch.amazonaws.com) cannot publish to the topic, or None."""
@@ -32,10 +34,7 @@ def publish_problem(topic_arn: str, service_principal: str, region: str) -> str 
 def _allows(statement: dict[str, Any], principal: str) -> bool:
     if statement.get("Effect") != "Allow":
         return False
-    services = (statement.get("Principal") or {}).get("Service") or []
-    services = [services] if isinstance(services, str) else services
-    actions = statement.get("Action") or []
-    actions = [actions] if isinstance(actions, str) else actions
+    services, actions = principals(statement, "Service"), listed(statement, "Action")
     return (
         principal in services
         and any(a in {"kms:*", "kms:GenerateDataKey*", "kms:GenerateDataKey"} for a in actions)
