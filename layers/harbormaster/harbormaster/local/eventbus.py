@@ -29,6 +29,7 @@ from harbormaster.local import topic_keys
 from harbormaster.local.policies import listed, names_account, principals, statements
 from harbormaster.local.runtime import Invocation, LambdaRuntime
 
+_PUT_EVENTS = {"events:PutEvents", "events:*"}  # actions that let a principal put events on a bus
 ASYNC_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries.
 
 
@@ -182,9 +183,7 @@ def _grant_of(sender: str) -> Any:
     from harbormaster.local.sts_rules import org_of
 
     def grant(statement: dict[str, Any]) -> str | None:
-        if statement.get("Effect") != "Allow" or not {"events:PutEvents", "events:*"} & set(
-            listed(statement, "Action")
-        ):
+        if statement.get("Effect") != "Allow" or not _PUT_EVENTS & set(listed(statement, "Action")):
             return None
         conditions = statement.get("Condition") or {}
         if names_account(statement, sender) and not conditions:
@@ -215,7 +214,7 @@ def _role_problem(role_arn: str, sender: str, bus_arn: str) -> str | None:
         for statement in statements(document):
             if (
                 statement.get("Effect") == "Allow"
-                and {"events:PutEvents", "events:*"} & set(listed(statement, "Action"))
+                and _PUT_EVENTS & set(listed(statement, "Action"))
                 and any(fnmatchcase(bus_arn, r) for r in listed(statement, "Resource"))
             ):
                 return None
