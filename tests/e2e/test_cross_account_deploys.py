@@ -159,6 +159,8 @@ def test_a_push_in_the_registry_account_deploys_the_spoke_service_and_its_alarm_
     assert org.image_running() == org.image(second)
     assert not hub_alarm.executions
 
+    quiet = org.engine.fire_alarm(ALARM, "back to normal", state="OK", account=SERVICES)
+    assert not quiet.bus.matched  # only what the hub acts on is forwarded (and billed)
     spoke_alarm = org.engine.fire_alarm(ALARM, "Threshold Crossed: 42 > 10", account=SERVICES)
 
     assert f"forwarded to {ACCOUNT}" in [d.result for d in spoke_alarm.bus.deliveries]
@@ -270,5 +272,5 @@ def test_the_engine_forwards_between_accounts_only_as_eventbridge_does(org: Orga
 
 
 def _rule_of(events: Any) -> str:
-    [rule] = [r["Name"] for r in events.list_rules()["Rules"] if "ForwardToHub" in r["Name"]]
+    [rule] = [r["Name"] for r in events.list_rules()["Rules"] if "ForwardPushes" in r["Name"]]
     return rule
