@@ -150,6 +150,8 @@ def test_a_push_in_the_registry_account_deploys_the_spoke_service_and_its_alarm_
     assert "WakeFunction" in [i.logical_id for i in report.invocations]
     assert (org.engine.clock.now - before).total_seconds() < FALLBACK_SECONDS
     assert org.image_running() == org.image(first)  # the registry account's image, in the spoke's service
+    started = next(r.body for r in report.slack if "Deploy started" in json.dumps(r.body))
+    assert f"{SERVICES}/-" in json.dumps(started)  # Slack says which account the service is in
     known_good = org.running()
     assert known_good.split(":")[4] == SERVICES
     second, _ = org.engine.push_image(REPO, "main-2", account=REGISTRY)

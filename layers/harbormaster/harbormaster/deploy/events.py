@@ -56,6 +56,8 @@ def deploy_event(kind: str, state: dict[str, Any], execution_arn: str | None = N
         details["duration_seconds"] = final["duration_seconds"]
     if plan and plan.previous:
         details["previous_image"] = plan.previous.image_uri
+    if plan and plan.ecs and not plan.ecs.scope.is_home:
+        details["where"] = str(plan.ecs.scope)  # account/region of a service in another account
     if plan and plan.warnings:
         details["warnings"] = plan.warnings
     if request.rolls_back:

@@ -98,6 +98,8 @@ def harbormaster_event(event: HarbormasterEvent) -> SlackMessage:
         facts.append(("Trigger", f"{escape(event.trigger)}{who}"))
     if event.phase:
         facts.append(("Phase", escape(event.phase)))
+    if event.details.get("where"):  # an environment in another account: which one
+        facts.append(("Account/region", escape(str(event.details["where"]))))
     blocks = [header(f"{title}{where}")]
     if facts:
         blocks.append(fields(facts))
