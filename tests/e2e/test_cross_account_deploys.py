@@ -174,14 +174,10 @@ def test_a_push_in_the_registry_account_deploys_the_spoke_service_and_its_alarm_
         ("main-2", "push", "ROLLED_BACK"),
         ("main-1", "rollback", "SUCCEEDED"),
     ]
-    findings = {
-        f.check: f
-        for f in diagnose(load_config(str(org.engine.config_path)), ENV, probe_instances=False)
-        if f.scope == ENV
-    }
-    assert {
-        c: findings[c].status for c in ("repository", "guard alarms", "ecs service", "registry pull")
-    } == dict.fromkeys(("repository", "guard alarms", "ecs service", "registry pull"), Status.OK)
+    checks = ("repository", "guard alarms", "ecs service", "registry pull", "spoke events")
+    found = diagnose(load_config(str(org.engine.config_path)), ENV, org.engine.stack.outputs, probe_instances=False)
+    statuses = {f.check: f.status for f in found if f.scope in (ENV, "stack")}
+    assert {check: statuses[check] for check in checks} == dict.fromkeys(checks, Status.OK)
 
 
 def test_a_push_of_the_same_repository_name_in_another_account_deploys_nothing(org: Organization) -> None:
@@ -221,6 +217,9 @@ def test_without_the_hub_bus_policy_the_spokes_events_never_arrive(tmp_path: Pat
         assert f"does not let account {REGISTRY} put events" in refused.result
         assert not report.executions
         assert "bootstrap" in world.image_running()
+        config = load_config(str(tmp_path / "harbormaster.yaml"))
+        [said] = [f for f in diagnose(config, ENV, world.engine.stack.outputs, False) if f.check == "spoke events"]
+        assert said.status is Status.PROBLEM and "OrganizationId" in said.detail
     finally:
         world.engine.stop()
 

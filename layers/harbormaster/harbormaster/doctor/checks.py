@@ -45,7 +45,7 @@ def diagnose(
     """Every check for one environment (or all), plus the stack's and Slack's."""
     if environment is not None and environment not in config.environments:
         raise KeyError(f"environment {environment!r} is not in the configuration")
-    findings = [_stack(stack_outputs), *_slack(config), *_spokes(config)]
+    findings = [_stack(stack_outputs), *_slack(config), *_spokes(config), *_spoke_events(config, stack_outputs)]
     fence_table = (stack_outputs or {}).get("TableName")
     for name in [environment] if environment else sorted(config.environments):
         findings.extend(_environment(name, config.environments[name], config.spokes, probe_instances, fence_table))
@@ -124,6 +124,29 @@ def _spokes(config: HarbormasterConfig) -> list[Finding]:
             )
         )
     return findings
+
+
+def _spoke_events(config: HarbormasterConfig, outputs: dict[str, str] | None) -> list[Finding]:
+    """Environments or registries in other accounts need their events admitted by this account's
+    bus (the stack's OrganizationId); without it their forwards are refused, silently here."""
+    elsewhere = sorted(
+        name for name, env in config.environments.items() if env.account is not None or env.registry.account is not None
+    )
+    if not elsewhere or outputs is None:
+        return []
+    organization = outputs.get("SpokeEventsFrom", "none")
+    if organization != "none":
+        return [Finding(scope="stack", check="spoke events", status=Status.OK, detail=f"admitted from {organization}")]
+    return [
+        Finding(
+            scope="stack",
+            check="spoke events",
+            status=Status.PROBLEM,
+            detail=f"{', '.join(elsewhere)} live in or deploy from other accounts, but this account's event bus "
+            "admits none of their events (pushes, ECS deployments, alarms): the stack's OrganizationId is empty",
+            fix="sam deploy --parameter-overrides OrganizationId=o-… (your AWS Organizations id)",
+        )
+    ]
 
 
 def _secret_exists(name: str) -> bool:
