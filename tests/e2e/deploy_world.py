@@ -61,9 +61,10 @@ def start_world(tmp_path: Path, config: str = CONFIG, size: int = 4) -> World:
     return World(engine, group, sorted(instances))
 
 
-def put_guard_alarm(name: str, tags: dict[str, str] | None = None) -> None:
-    """A CloudWatch alarm on the ALB's 5xx count (the metric does not matter: the tests set its state)."""
-    boto3.client("cloudwatch").put_metric_alarm(
+def put_guard_alarm(name: str, tags: dict[str, str] | None = None, cloudwatch: Any = None) -> None:
+    """A CloudWatch alarm on the ALB's 5xx count (the metric does not matter: the tests set its state),
+    with `cloudwatch` (another account's client) or the default one."""
+    (cloudwatch or boto3.client("cloudwatch")).put_metric_alarm(
         AlarmName=name,
         MetricName="HTTPCode_Target_5XX_Count",
         Namespace="AWS/ApplicationELB",

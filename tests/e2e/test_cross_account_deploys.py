@@ -21,6 +21,7 @@ from harbormaster.doctor.checks import diagnose
 from harbormaster.doctor.findings import Status
 from harbormaster.local import LocalEngine
 from harbormaster.local.engine import ACCOUNT, REGION
+from tests.e2e.deploy_world import put_guard_alarm
 
 pytestmark = pytest.mark.e2e
 
@@ -62,19 +63,6 @@ class Organization:
 
     def image(self, digest: str) -> str:
         return f"{REGISTRY}.dkr.ecr.{REGION}.amazonaws.com/{REPO}@{digest}"
-
-
-def _alarm(engine: LocalEngine, account: str) -> None:
-    engine.account(account).client("cloudwatch").put_metric_alarm(
-        AlarmName=ALARM,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=10,
-        ComparisonOperator="GreaterThanThreshold",
-    )
 
 
 PULL_BY_THE_ORGANIZATION = {
@@ -119,8 +107,8 @@ def start(
         environment=ENV,
         account=SERVICES,
     )
-    _alarm(engine, SERVICES)
-    _alarm(engine, ACCOUNT)  # the same name in the hub: not the environment's alarm
+    put_guard_alarm(ALARM, cloudwatch=engine.account(SERVICES).client("cloudwatch"))
+    put_guard_alarm(ALARM)  # the same name in the hub: not the environment's alarm
     _registry(engine, pull_policy)
     return Organization(engine)
 

@@ -55,20 +55,21 @@ HOME = Scope()
 def scoped_client(service: str, scope: Scope) -> Any:
     """The client for `service` in `scope`: the shared one at home (or in another region of this
     account), else one on the spoke's role, kept as long as its credentials."""
-    if scope.account is None or scope.account == _own_account():
+    if scope.account is None or scope.account == own_account():
         return client(service, scope.region)
     return _spoke(scope.account, scope.spokes).client(service, scope.region)
 
 
 @functools.cache
-def _own_account() -> str:
+def own_account() -> str:
+    """This function's account id (one STS call per container)."""
     return str(client("sts").get_caller_identity()["Account"])
 
 
 def local(scope: Scope) -> Scope:
     """The same scope with this account and this region written as None (as configured by id), and
     without spoke settings where it needs none."""
-    account = None if scope.account is None or scope.account == _own_account() else scope.account
+    account = None if scope.account is None or scope.account == own_account() else scope.account
     region = None if scope.region is None or scope.region == client("sts").meta.region_name else scope.region
     spokes = scope.spokes if account is not None else Spokes()
     return Scope(account=account, region=region, spokes=spokes)
@@ -139,4 +140,4 @@ def forget_sessions() -> None:
     """Drop the spokes' sessions (the local engine calls this between isolated runs)."""
     with _lock:
         _spokes.clear()
-    _own_account.cache_clear()
+    own_account.cache_clear()

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from harbormaster.accounts import Scope, environment_scope, local, registry_scope, scoped_client
+from harbormaster.accounts import Scope, environment_scope, local, own_account, registry_scope, scoped_client
 from harbormaster.clients import client
 from harbormaster.config import Environment, HarbormasterConfig
 from harbormaster.config.models import Ec2Target, EcsTarget, Spokes
@@ -219,7 +219,7 @@ def _repository(environment: Environment, registry: Scope, found: Found) -> Find
 def _registry_pull(environment: Environment, home: Scope, registry: Scope, found: Found) -> Finding:
     """Can the service's account pull from the registry account? Its repository policy must say so
     (by account, or by organization), else every task stops with CannotPullContainerError."""
-    puller = local(home).account or str(client("sts").get_caller_identity()["Account"])
+    puller = local(home).account or own_account()
     fix = (
         f"aws ecr set-repository-policy --repository-name {environment.repository} (in account "
         f"{registry.account or 'of the hub'}): allow ecr:BatchGetImage, ecr:GetDownloadUrlForLayer and "

@@ -118,7 +118,9 @@ class EventBus:
             refused.result = f"not delivered: the local engine runs one region ({self.region}), not {region}"
         elif receiver == sender:
             refused.result = "not delivered: the local engine has no custom event buses"
-        elif problem := _cross_account_problem(target, partition, sender, receiver, resource):
+        elif problem := _cross_account_problem(
+            target, f"arn:{partition}:events:{region}:{receiver}:{resource}", sender
+        ):
             refused.result = f"failed: {problem}"
         else:
             forwarded = self.put(event, bus_account=receiver)
@@ -159,15 +161,15 @@ class EventBus:
         return delivery
 
 
-def _cross_account_problem(target: dict[str, Any], partition: str, sender: str, receiver: str, bus: str) -> str | None:
-    """Why EventBridge would not put a `sender` event on `receiver`'s bus, or None."""
+def _cross_account_problem(target: dict[str, Any], bus_arn: str, sender: str) -> str | None:
+    """Why EventBridge would not put a `sender` event on the bus `bus_arn` (another account's), or None."""
     from moto.events.models import events_backends
 
-    bus_arn = f"arn:{partition}:events:{target['Arn'].split(':')[3]}:{receiver}:{bus}"
-    name = bus.split("/", 1)[-1]
-    buses = events_backends[receiver][target["Arn"].split(":")[3]].event_buses
+    _, _, _, region, receiver, resource = bus_arn.split(":", 5)
+    name = resource.split("/", 1)[-1]
+    buses = events_backends[receiver][region].event_buses
     policy = buses[name].policy if name in buses and buses[name].policy else {}
-    grant = next((g for g in map(_grant_of(sender), statements(policy)) if g), None)
+    grant = next((found for statement in statements(policy) if (found := _grant(statement, sender))), None)
     if grant is None:
         return f"the policy of {bus_arn} does not let account {sender} put events"
     role = target.get("RoleArn")
@@ -178,23 +180,21 @@ def _cross_account_problem(target: dict[str, Any], partition: str, sender: str, 
     return None
 
 
-def _grant_of(sender: str) -> Any:
-    """A statement → "account" (it names the sender), "organization" (the sender's), or None."""
+def _grant(statement: dict[str, Any], sender: str) -> str | None:
+    """What a bus policy statement grants `sender`: "account" (it names the sender), "organization"
+    (the sender's), or None."""
     from harbormaster.local.sts_rules import org_of
 
-    def grant(statement: dict[str, Any]) -> str | None:
-        if statement.get("Effect") != "Allow" or not _PUT_EVENTS & set(listed(statement, "Action")):
-            return None
-        conditions = statement.get("Condition") or {}
-        if names_account(statement, sender) and not conditions:
-            return "account"
-        wanted = (conditions.get("StringEquals") or {}).get("aws:PrincipalOrgID")
-        organization = org_of(sender)
-        if "*" in principals(statement) and list(conditions) == ["StringEquals"] and organization == wanted:
-            return "organization" if organization else None
-        return None  # fail closed: a condition the engine cannot judge
-
-    return grant
+    if statement.get("Effect") != "Allow" or not _PUT_EVENTS & set(listed(statement, "Action")):
+        return None
+    conditions = statement.get("Condition") or {}
+    if names_account(statement, sender) and not conditions:
+        return "account"
+    wanted = (conditions.get("StringEquals") or {}).get("aws:PrincipalOrgID")
+    organization = org_of(sender)
+    if "*" in principals(statement) and list(conditions) == ["StringEquals"] and organization == wanted:
+        return "organization" if organization else None
+    return None  # fail closed: a condition the engine cannot judge
 
 
 def _role_problem(role_arn: str, sender: str, bus_arn: str) -> str | None:
